@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login, logout
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods
+
+from accounts.forms import DeleteAccountForm, SignUpForm
+from accounts.ratelimit import client_address, is_limited, record_attempt
+from accounts.services import delete_account
+
+
+def _safe_next(request: HttpRequest) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return ""
+
+
+def _too_many_attempts(request: HttpRequest, template: str, form) -> HttpResponse:
+    form.add_error(None, "Too many attempts. Please wait a few minutes and try again.")
+    return render(request, template, {"form": form, "next": _safe_next(request)}, status=429)
+
+
+class LoginView(auth_views.LoginView):
+    """Django's log-in, with failed attempts limited per client address in the shared cache."""
+
+    template_name = "accounts/login.html"
+    redirect_authenticated_user = True
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        identity = client_address(request)
+        if is_limited(scope="login", identity=identity, limit=settings.LOGIN_RATE_LIMIT):
+            return _too_many_attempts(request, self.template_name, self.get_form())
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form) -> HttpResponse:
+        record_attempt(
+            scope="login",
+            identity=client_address(self.request),
+            window_seconds=settings.RATE_LIMIT_WINDOW,
+        )
+        return super().form_invalid(form)
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    template = "accounts/signup.html"
+    if request.user.is_authenticated:
+        return redirect(_safe_next(request) or settings.LOGIN_REDIRECT_URL)
+    if request.method == "POST":
+        identity = client_address(request)
+        if is_limited(scope="signup", identity=identity, limit=settings.SIGNUP_RATE_LIMIT):
+            return _too_many_attempts(request, template, SignUpForm(request.POST))
+        record_attempt(scope="signup", identity=identity, window_seconds=settings.RATE_LIMIT_WINDOW)
+        form = SignUpForm(request.POST)
+        if form.is_valid():
+            user = form.save()
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, f"Welcome to birdsite, {user.username}!")
+            return redirect(_safe_next(request) or settings.LOGIN_REDIRECT_URL)
+    else:
+        form = SignUpForm()
+    return render(request, template, {"form": form, "next": _safe_next(request)})
+
+
+@login_required
+def profile(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/profile.html")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def delete(request: HttpRequest) -> HttpResponse:
+    form = DeleteAccountForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        user = request.user
+        logout(request)
+        delete_account(user=user)
+        messages.success(request, "Your account and all your sightings were deleted.")
+        return redirect("home")
+    return render(request, "accounts/delete.html", {"form": form})

@@ -1,0 +1,207 @@
+"""Species, sightings, photos waiting between identify and save, and model promotions."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import PurePosixPath
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+
+def _random_key(folder: str, filename: str) -> str:
+    """Object keys are random: a user's file name never reaches storage."""
+    suffix = PurePosixPath(filename).suffix.lower() or ".jpg"
+    return f"{folder}/{uuid.uuid4().hex}{suffix}"
+
+
+def species_photo_key(instance: SpeciesPhoto, filename: str) -> str:
+    return _random_key(f"species/{instance.species.slug}", filename)
+
+
+def sighting_photo_key(instance: Sighting, filename: str) -> str:
+    return _random_key("sightings", filename)
+
+
+def pending_photo_key(instance: PendingPhoto, filename: str) -> str:
+    return _random_key("pending", filename)
+
+
+class Verdict(models.TextChoices):
+    BIRD = "bird", "Bird"
+    UNCERTAIN = "uncertain", "Not sure"
+    NO_BIRD = "no_bird", "No bird recognised"
+
+
+class Visibility(models.TextChoices):
+    PRIVATE = "private", "Private"
+    PUBLIC = "public", "Public"
+
+
+class Species(models.Model):
+    """One bird species; matched to a model's labels by `name` (the BIRDS-525 label)."""
+
+    name = models.CharField(max_length=120, unique=True)
+    scientific_name = models.CharField(max_length=160, blank=True)
+    slug = models.SlugField(max_length=140, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "species"
+
+    def __str__(self) -> str:
+        return self.name.title()
+
+    @property
+    def display_name(self) -> str:
+        return self.name.title()
+
+
+class SpeciesPhoto(models.Model):
+    species = models.ForeignKey(Species, on_delete=models.CASCADE, related_name="photos")
+    image = models.ImageField(upload_to=species_photo_key)
+    source_name = models.CharField(max_length=255, help_text="File name in the data set.")
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["species", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["species", "source_name"], name="classifier_speciesphoto_unique_source"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.species} photo {self.position}"
+
+
+class PlaceMixin(models.Model):
+    place_name = models.CharField(max_length=200, blank=True)
+    latitude = models.DecimalField(
+        max_digits=9,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(-90), MaxValueValidator(90)],
+    )
+    longitude = models.DecimalField(
+        max_digits=9,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(-180), MaxValueValidator(180)],
+    )
+
+    class Meta:
+        abstract = True
+
+
+class PendingPhoto(PlaceMixin):
+    """A photo identified but not saved yet; the cleanup command removes abandoned ones.
+
+    `place_name`/`latitude`/`longitude` hold the location read from the photo's EXIF (which is
+    stripped from the stored file), offered to the user as the sighting's place.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE
+    )
+    session_key = models.CharField(max_length=64, blank=True, db_index=True)
+    photo = models.ImageField(upload_to=pending_photo_key)
+    suggestions = models.JSONField(default=list)
+    verdict = models.CharField(max_length=16, choices=Verdict.choices)
+    model_version = models.CharField(max_length=64)
+    taken_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(latitude__isnull=True) | Q(latitude__gte=-90, latitude__lte=90),
+                name="classifier_pending_latitude_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(longitude__isnull=True) | Q(longitude__gte=-180, longitude__lte=180),
+                name="classifier_pending_longitude_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Pending photo {self.id}"
+
+
+class Sighting(PlaceMixin):
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sightings"
+    )
+    photo = models.ImageField(upload_to=sighting_photo_key)
+    # The model's top-k: [{"species": name, "probability": p}, ...], best first.
+    suggestions = models.JSONField(default=list)
+    model_version = models.CharField(max_length=64)
+    verdict = models.CharField(max_length=16, choices=Verdict.choices)
+    # The species the user confirmed; null means "unknown".
+    species = models.ForeignKey(
+        Species, null=True, blank=True, on_delete=models.PROTECT, related_name="sightings"
+    )
+    observed_at = models.DateTimeField()
+    notes = models.TextField(blank=True, max_length=5000)
+    visibility = models.CharField(
+        max_length=16, choices=Visibility.choices, default=Visibility.PRIVATE
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-observed_at", "-id"]
+        indexes = [models.Index(fields=["owner", "-observed_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(latitude__isnull=True) | Q(latitude__gte=-90, latitude__lte=90),
+                name="classifier_sighting_latitude_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(longitude__isnull=True) | Q(longitude__gte=-180, longitude__lte=180),
+                name="classifier_sighting_longitude_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(latitude__isnull=True, longitude__isnull=True)
+                | Q(latitude__isnull=False, longitude__isnull=False),
+                name="classifier_sighting_lat_lon_together",
+            ),
+            models.CheckConstraint(
+                condition=Q(verdict__in=Verdict.values), name="classifier_sighting_verdict_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(visibility__in=Visibility.values),
+                name="classifier_sighting_visibility_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.species or 'Unknown bird'} ({self.observed_at:%Y-%m-%d})"
+
+
+class ModelPromotion(models.Model):
+    """The record of each switch of the site's active model (promotion or rollback)."""
+
+    class Action(models.TextChoices):
+        PROMOTE = "promote"
+        ROLLBACK = "rollback"
+
+    action = models.CharField(max_length=16, choices=Action.choices)
+    version = models.CharField(max_length=64)
+    model_path = models.CharField(max_length=500)
+    metrics = models.JSONField(default=dict)
+    performed_by = models.CharField(max_length=150)
+    performed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-performed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.version}"

@@ -1,0 +1,31 @@
+"""Stored files follow their rows: deleted only once the deleting transaction commits.
+
+Cascades (account deletion, species removal) send post_delete for every row too, so no
+photo outlives its row and no row loses its photo to a rolled-back delete.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from django.db import transaction
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
+
+from classifier.models import PendingPhoto, Sighting, SpeciesPhoto
+
+
+def delete_stored_file(file_field) -> None:
+    if file_field and file_field.name:
+        file_field.storage.delete(file_field.name)
+
+
+@receiver(post_delete, sender=Sighting, dispatch_uid="sighting_photo_cleanup")
+@receiver(post_delete, sender=PendingPhoto, dispatch_uid="pending_photo_cleanup")
+def _delete_photo_after_commit(sender, instance, **kwargs) -> None:
+    transaction.on_commit(partial(delete_stored_file, instance.photo))
+
+
+@receiver(post_delete, sender=SpeciesPhoto, dispatch_uid="species_photo_cleanup")
+def _delete_species_photo_after_commit(sender, instance, **kwargs) -> None:
+    transaction.on_commit(partial(delete_stored_file, instance.image))
