@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 
 
 def client_address(request: HttpRequest) -> str:
-    """The client's address; behind our Nginx the first X-Forwarded-For hop is the client."""
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    return forwarded.split(",")[0].strip() or request.META.get("REMOTE_ADDR", "unknown")
+    """The client's address as our own proxies saw it.
+
+    A client can put anything in X-Forwarded-For; each trusted proxy (Nginx, a load balancer)
+    appends the address it saw, so the client is the entry `TRUSTED_PROXY_HOPS` from the right.
+    """
+    hops = settings.TRUSTED_PROXY_HOPS
+    forwarded = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    forwarded = [hop for hop in forwarded if hop]
+    if hops and len(forwarded) >= hops:
+        return forwarded[-hops]
+    return request.META.get("REMOTE_ADDR", "unknown")
 
 
 def _key(*, scope: str, identity: str) -> str:

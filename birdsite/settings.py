@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import botocore.config
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
@@ -130,6 +131,8 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_RATE_LIMIT = env_int("BIRDSITE_LOGIN_RATE_LIMIT", 5)
 SIGNUP_RATE_LIMIT = env_int("BIRDSITE_SIGNUP_RATE_LIMIT", 10)
 RATE_LIMIT_WINDOW = env_int("BIRDSITE_RATE_LIMIT_WINDOW", 300)
+# How many proxies in front of Django append to X-Forwarded-For (1 behind our Nginx; 0 direct).
+TRUSTED_PROXY_HOPS = env_int("BIRDSITE_TRUSTED_PROXY_HOPS", 0)
 
 # --- Email (console by default, SMTP when EMAIL_HOST is set) -----------------------------------
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
@@ -162,25 +165,41 @@ USE_S3 = bool(AWS_STORAGE_BUCKET_NAME)
 STATICFILES_BACKEND = os.environ.get(
     "DJANGO_STATICFILES_STORAGE", "whitenoise.storage.CompressedManifestStaticFilesStorage"
 )
+
+
+def s3_storage(*, bucket_name: str, endpoint_url: str | None = None, **credentials) -> dict:
+    """django-storages S3 settings: a private bucket served through presigned URLs."""
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": bucket_name,
+            "endpoint_url": endpoint_url,
+            **credentials,
+            "default_acl": None,
+            "querystring_auth": True,
+            "querystring_expire": env_int("AWS_QUERYSTRING_EXPIRE", 300),
+            "file_overwrite": False,
+            # Fail fast when S3 is unreachable: a clear 503 beats a hung worker.
+            "client_config": botocore.config.Config(
+                signature_version="s3v4",
+                s3={"addressing_style": os.environ.get("AWS_S3_ADDRESSING_STYLE") or "path"},
+                connect_timeout=env_int("AWS_S3_CONNECT_TIMEOUT", 3),
+                read_timeout=env_int("AWS_S3_READ_TIMEOUT", 20),
+                retries={"max_attempts": 2, "mode": "standard"},
+            ),
+        },
+    }
+
+
 STORAGES = {
     "default": (
-        {
-            "BACKEND": "storages.backends.s3.S3Storage",
-            "OPTIONS": {
-                "bucket_name": AWS_STORAGE_BUCKET_NAME,
-                "endpoint_url": os.environ.get("AWS_S3_ENDPOINT_URL") or None,
-                "region_name": os.environ.get("AWS_S3_REGION_NAME") or None,
-                "access_key": os.environ.get("AWS_ACCESS_KEY_ID") or None,
-                "secret_key": os.environ.get("AWS_SECRET_ACCESS_KEY") or None,
-                # Private bucket: photos are served through short-lived presigned URLs.
-                "default_acl": None,
-                "querystring_auth": True,
-                "querystring_expire": env_int("AWS_QUERYSTRING_EXPIRE", 300),
-                "file_overwrite": False,
-                "signature_version": "s3v4",
-                "addressing_style": os.environ.get("AWS_S3_ADDRESSING_STYLE") or "path",
-            },
-        }
+        s3_storage(
+            bucket_name=AWS_STORAGE_BUCKET_NAME,
+            endpoint_url=os.environ.get("AWS_S3_ENDPOINT_URL") or None,
+            region_name=os.environ.get("AWS_S3_REGION_NAME") or None,
+            access_key=os.environ.get("AWS_ACCESS_KEY_ID") or None,
+            secret_key=os.environ.get("AWS_SECRET_ACCESS_KEY") or None,
+        )
         if USE_S3
         else {"BACKEND": "django.core.files.storage.FileSystemStorage"}
     ),
@@ -204,6 +223,8 @@ SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Load-balancer probes may speak plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 if env_bool("DJANGO_SECURE_PROXY_SSL_HEADER", False):
     # Behind Nginx/ALB, which terminates TLS and sets X-Forwarded-Proto.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -15,6 +15,8 @@ from pathlib import Path
 import boto3
 import pytest
 
+from birdsite.settings import s3_storage
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
 S3_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -92,22 +94,13 @@ def s3_bucket(settings, s3_endpoint: str, s3_client) -> str:
     settings.USE_S3 = True
     settings.STORAGES = {
         **settings.STORAGES,
-        "default": {
-            "BACKEND": "storages.backends.s3.S3Storage",
-            "OPTIONS": {
-                "bucket_name": bucket,
-                "endpoint_url": s3_endpoint,
-                "region_name": "us-east-1",
-                "access_key": S3_CREDENTIALS["aws_access_key_id"],
-                "secret_key": S3_CREDENTIALS["aws_secret_access_key"],
-                "default_acl": None,
-                "querystring_auth": True,
-                "querystring_expire": 300,
-                "file_overwrite": False,
-                "signature_version": "s3v4",
-                "addressing_style": "path",
-            },
-        },
+        "default": s3_storage(
+            bucket_name=bucket,
+            endpoint_url=s3_endpoint,
+            region_name="us-east-1",
+            access_key=S3_CREDENTIALS["aws_access_key_id"],
+            secret_key=S3_CREDENTIALS["aws_secret_access_key"],
+        ),
     }
     return bucket
 

@@ -185,3 +185,13 @@ def test_account_deletion_removes_the_user_and_logs_out(client, user):
 def test_every_response_carries_a_request_id(client):
     response = client.get(reverse("home"), HTTP_X_REQUEST_ID="abc123")
     assert response["X-Request-ID"] == "abc123"
+
+
+def test_client_address_ignores_forged_forwarded_for_unless_behind_trusted_proxies(rf, settings):
+    from accounts.ratelimit import client_address
+
+    request = rf.get("/", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.9", REMOTE_ADDR="10.0.0.2")
+    settings.TRUSTED_PROXY_HOPS = 0
+    assert client_address(request) == "10.0.0.2"
+    settings.TRUSTED_PROXY_HOPS = 1  # our Nginx appended the address it saw
+    assert client_address(request) == "203.0.113.9"
