@@ -1,0 +1,73 @@
+"""Load-balancer probes: `/healthz` (the process answers) and `/readyz` (it can serve).
+
+Both are plain Django views (no session, no auth) that answer JSON. They are exempt from the SSL
+redirect (`SECURE_REDIRECT_EXEMPT`) so an internal load balancer can probe over HTTP.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+
+from django.core.files.storage import default_storage
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from classifier.predictor import get_predictor
+
+logger = logging.getLogger(__name__)
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Liveness: no database or storage call, so a database outage does not restart workers."""
+    return JsonResponse({"status": "ok"})
+
+
+def _database() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return "ok"
+
+
+def _model() -> str:
+    return f"ok: {get_predictor().version}"
+
+
+def _storage() -> str:
+    bucket = getattr(default_storage, "bucket", None)
+    if bucket is not None:  # S3: the bucket exists and our credentials reach it (one HEAD)
+        bucket.meta.client.head_bucket(Bucket=bucket.name)
+    else:
+        default_storage.exists(f"readyz/{uuid.uuid4().hex}")
+    return "ok"
+
+
+CHECKS: dict[str, Callable[[], str]] = {
+    "database": _database,
+    "model": _model,
+    "storage": _storage,
+}
+
+
+@never_cache
+@require_GET
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Readiness: 200 when every dependency answers, else 503; the body says which failed."""
+    results: dict[str, dict[str, str | bool]] = {}
+    for name, check in CHECKS.items():
+        try:
+            results[name] = {"ok": True, "detail": check()}
+        except Exception as error:  # any failure means "not ready", never a 500
+            # The reason goes to the log only: the probe may be reachable from outside.
+            logger.warning("readiness check %s failed: %r", name, error)
+            results[name] = {"ok": False, "detail": type(error).__name__}
+    ready = all(result["ok"] for result in results.values())
+    return JsonResponse(
+        {"status": "ok" if ready else "unavailable", "checks": results},
+        status=200 if ready else 503,
+    )

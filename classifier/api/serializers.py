@@ -1,0 +1,264 @@
+"""Thin serializers: field shapes and input validation; reads go through classifier.selectors."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+from rest_framework.reverse import reverse
+
+from classifier import selectors
+from classifier.models import Sighting, Species, Verdict
+
+MAX_K = 20
+NULLABLE_NUMBER = {"type": "number", "format": "double", "nullable": True}
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The body of every error answer (validation errors add per-field `errors`)."""
+
+    detail = serializers.CharField()
+    code = serializers.CharField()
+    errors = serializers.DictField(required=False)
+
+
+@extend_schema_field({"type": "string", "format": "binary"})
+class UploadField(serializers.FileField):
+    """An uploaded file, taken as is: classifier.uploads decides by content if it is an image."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(allow_empty_file=True, **kwargs)
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField()
+
+
+@extend_schema_field(
+    {"oneOf": [{"type": "integer"}, {"type": "string"}], "description": "Species id or name."}
+)
+class SpeciesField(serializers.RelatedField):
+    """A species given by id, or by common or scientific name (any case)."""
+
+    default_error_messages = {"does_not_exist": "No species with id or name {value!r}."}
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(queryset=Species.objects.all(), **kwargs)
+
+    def to_internal_value(self, data: Any) -> Species:
+        value = str(data).strip()
+        if "\x00" in value:  # no name contains it, and the database refuses to compare it
+            self.fail("does_not_exist", value=value[:100])
+        if value.isdigit() and len(value) < 19:  # fits a bigint: an id
+            species = self.get_queryset().filter(pk=int(value)).first()
+        else:
+            species = selectors.find_species(text=value)
+        if species is None:
+            self.fail("does_not_exist", value=value[:100])
+        return species
+
+    def to_representation(self, value: Species) -> int:
+        return value.pk
+
+
+class SpeciesRefSerializer(serializers.ModelSerializer):
+    """A species as other resources mention it. `id` and `url` are null for a label the model
+    knows but the catalogue was not loaded with."""
+
+    id = serializers.IntegerField(allow_null=True, read_only=True)
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Species
+        fields = ["id", "name", "scientific_name", "url"]
+
+    def get_url(self, species: Species) -> str | None:
+        if species.pk is None:
+            return None
+        return reverse(
+            "api:species-detail", kwargs={"slug": species.slug}, request=self.context.get("request")
+        )
+
+
+class SuggestionSerializer(serializers.Serializer):
+    """One of the model's suggestions (a `selectors.Suggestion`)."""
+
+    species = serializers.SerializerMethodField()
+    probability = serializers.FloatField()
+
+    @extend_schema_field(SpeciesRefSerializer)
+    def get_species(self, suggestion: selectors.Suggestion) -> dict[str, Any]:
+        species = suggestion.species or Species(name=suggestion.name)
+        return SpeciesRefSerializer(species, context=self.context).data
+
+
+class PredictRequestSerializer(serializers.Serializer):
+    image = UploadField()
+    k = serializers.IntegerField(min_value=1, max_value=MAX_K, default=5)
+
+
+class ModelVersionSerializer(serializers.Serializer):
+    version = serializers.CharField()
+
+
+class PredictionSerializer(serializers.Serializer):
+    verdict = serializers.ChoiceField(choices=Verdict.choices)
+    model = ModelVersionSerializer()
+    predictions = SuggestionSerializer(many=True)
+
+
+class SightingListSerializer(serializers.ListSerializer):
+    """Joins the suggestions of a whole page with the catalogue in one query, not one a row."""
+
+    def to_representation(self, data: Any) -> list[dict[str, Any]]:
+        sightings = list(data)
+        joined = iter(
+            selectors.suggestions_with_species(
+                suggestions=[item for sighting in sightings for item in sighting.suggestions]
+            )
+        )
+        self.context["suggestions"] = {
+            sighting.pk: [next(joined) for _ in sighting.suggestions] for sighting in sightings
+        }
+        return super().to_representation(sightings)
+
+
+class SightingSerializer(serializers.ModelSerializer):
+    """A sighting as read back. Others than the owner see the place coarsened (selectors)."""
+
+    url = serializers.HyperlinkedIdentityField(view_name="api:sighting-detail")
+    owner = serializers.CharField(source="owner.username", read_only=True)
+    species = SpeciesRefSerializer(allow_null=True, read_only=True)
+    suggestions = serializers.SerializerMethodField()
+    place_name = serializers.SerializerMethodField()
+    latitude = serializers.SerializerMethodField()
+    longitude = serializers.SerializerMethodField()
+    place_coarsened = serializers.SerializerMethodField()
+    photo_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Sighting
+        list_serializer_class = SightingListSerializer
+        fields = [
+            "id",
+            "url",
+            "owner",
+            "species",
+            "verdict",
+            "suggestions",
+            "model_version",
+            "observed_at",
+            "place_name",
+            "latitude",
+            "longitude",
+            "place_coarsened",
+            "notes",
+            "visibility",
+            "photo_url",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(SuggestionSerializer(many=True))
+    def get_suggestions(self, sighting: Sighting) -> list[dict[str, Any]]:
+        joined = self.context.get("suggestions", {}).get(sighting.pk)
+        if joined is None:
+            joined = selectors.suggestions_with_species(suggestions=sighting.suggestions)
+        return SuggestionSerializer(joined, many=True, context=self.context).data
+
+    def _place(self, sighting: Sighting) -> selectors.Place:
+        return selectors.place_for_viewer(sighting=sighting, user=self.context["request"].user)
+
+    def get_place_name(self, sighting: Sighting) -> str:
+        return self._place(sighting).name
+
+    @extend_schema_field(NULLABLE_NUMBER)
+    def get_latitude(self, sighting: Sighting) -> float | None:
+        return _as_float(self._place(sighting).latitude)
+
+    @extend_schema_field(NULLABLE_NUMBER)
+    def get_longitude(self, sighting: Sighting) -> float | None:
+        return _as_float(self._place(sighting).longitude)
+
+    def get_place_coarsened(self, sighting: Sighting) -> bool:
+        """True when the viewer is not the owner and sees coordinates rounded to ~10 km."""
+        return self._place(sighting).coarsened
+
+    def get_photo_url(self, sighting: Sighting) -> str:
+        return selectors.photo_url(file=sighting.photo)
+
+
+def _as_float(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
+
+
+class SightingWriteSerializer(serializers.ModelSerializer):
+    """The fields an owner may set; species null means "unknown"."""
+
+    species = SpeciesField(required=False, allow_null=True)
+
+    class Meta:
+        model = Sighting
+        fields = [
+            "species",
+            "observed_at",
+            "place_name",
+            "latitude",
+            "longitude",
+            "notes",
+            "visibility",
+        ]
+
+
+class SightingCreateSerializer(SightingWriteSerializer):
+    photo = UploadField()
+
+    class Meta(SightingWriteSerializer.Meta):
+        fields = ["photo", *SightingWriteSerializer.Meta.fields]
+        # Without a date the service takes the photo's EXIF date, else now.
+        extra_kwargs = {"observed_at": {"required": False}}
+
+
+class SightingFilterSerializer(serializers.Serializer):
+    species = SpeciesField(required=False)
+    date_from = serializers.DateField(required=False)
+    date_to = serializers.DateField(required=False)
+
+
+class SpeciesFilterSerializer(serializers.Serializer):
+    search = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        help_text="Part of a common or scientific name.",
+    )
+
+
+class SpeciesSerializer(SpeciesRefSerializer):
+    """A catalogue entry with its first sample photo."""
+
+    photo_url = serializers.SerializerMethodField()
+
+    class Meta(SpeciesRefSerializer.Meta):
+        fields = [*SpeciesRefSerializer.Meta.fields, "slug", "photo_url"]
+
+    def get_photo_url(self, species: Species) -> str:
+        """The first sample photo (prefetched by the catalogue selector), or empty."""
+        photos = list(species.photos.all()[:1])
+        return selectors.photo_url(file=photos[0].image) if photos else ""
+
+
+class SpeciesDetailSerializer(SpeciesSerializer):
+    """A catalogue entry with all its sample photos and how often it was sighted."""
+
+    photos = serializers.SerializerMethodField()
+    sighting_count = serializers.IntegerField(read_only=True)
+
+    class Meta(SpeciesSerializer.Meta):
+        fields = [*SpeciesSerializer.Meta.fields, "photos", "sighting_count"]
+
+    def get_photos(self, species: Species) -> list[str]:
+        return [selectors.photo_url(file=photo.image) for photo in species.photos.all()]

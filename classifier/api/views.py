@@ -1,0 +1,244 @@
+"""API views: parse and check input, call a service or selector, serialise the answer.
+
+Domain errors (upload refused, classifier/storage/database down) are turned into JSON answers
+by `exceptions.api_exception_handler`, so no view translates exceptions itself.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.authtoken.models import Token
+from rest_framework.authtoken.serializers import AuthTokenSerializer
+from rest_framework.exceptions import NotFound, Throttled
+from rest_framework.generics import GenericAPIView
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.ratelimit import client_address, is_limited, record_attempt
+from classifier import selectors, services
+from classifier.api import serializers as s
+from classifier.api.exceptions import JsonErrorsMixin
+from classifier.api.throttles import PredictAnonThrottle, PredictUserThrottle
+from classifier.models import Sighting, Species
+from classifier.predictor import predict
+from classifier.uploads import prepare_photo, read_upload
+
+# Largest integer the database keys hold; longer ids cannot exist, so the URL does not match.
+ID_PATTERN = r"[0-9]{1,18}"
+
+
+def errors(*statuses: int) -> dict[int, OpenApiResponse]:
+    """Schema entries for the JSON error answers a view can give."""
+    return {code: OpenApiResponse(s.ErrorSerializer) for code in statuses}
+
+
+AUTH_ERRORS = errors(401)
+UPLOAD_ERRORS = errors(400, 413, 415, 503)
+
+
+class Pagination(PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+class AuthTokenView(JsonErrorsMixin, GenericAPIView):
+    """Obtain (POST username/password) or revoke (DELETE) the caller's API token.
+
+    Failed attempts count against the same per-address limit as the site's log-in form, so the
+    API is no back door for password guessing.
+    """
+
+    serializer_class = AuthTokenSerializer
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
+
+    def get_permissions(self):
+        return [IsAuthenticated()] if self.request.method == "DELETE" else [AllowAny()]
+
+    @extend_schema(
+        summary="Obtain a token",
+        responses={200: s.TokenSerializer, **errors(400, 429)},
+        auth=[],
+    )
+    def post(self, request: Request) -> Response:
+        identity = client_address(request)
+        if is_limited(scope="login", identity=identity, limit=settings.LOGIN_RATE_LIMIT):
+            raise Throttled(wait=settings.RATE_LIMIT_WINDOW)
+        serializer = self.get_serializer(data=request.data)
+        if not serializer.is_valid():
+            record_attempt(
+                scope="login", identity=identity, window_seconds=settings.RATE_LIMIT_WINDOW
+            )
+            serializer.is_valid(raise_exception=True)
+        token, _ = Token.objects.get_or_create(user=serializer.validated_data["user"])
+        return Response({"token": token.key})
+
+    @extend_schema(summary="Revoke the token", request=None, responses={204: None, **AUTH_ERRORS})
+    def delete(self, request: Request) -> Response:
+        Token.objects.filter(user=request.user).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PredictView(JsonErrorsMixin, GenericAPIView):
+    """Name the bird in a photo. Open to everybody, throttled; stores nothing."""
+
+    permission_classes = [AllowAny]
+    throttle_classes = [PredictAnonThrottle, PredictUserThrottle]
+    parser_classes = [MultiPartParser]
+    serializer_class = s.PredictRequestSerializer
+
+    @extend_schema(
+        summary="Identify the bird in a photo",
+        request={"multipart/form-data": s.PredictRequestSerializer},
+        responses={200: s.PredictionSerializer, **UPLOAD_ERRORS, **errors(429)},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        prepared = prepare_photo(data=read_upload(upload=serializer.validated_data["image"]))
+        result = predict(image=prepared.image, k=serializer.validated_data["k"])
+        suggestions = selectors.suggestions_with_species(
+            suggestions=[
+                {"species": item.name, "probability": item.probability}
+                for item in result.suggestions
+            ]
+        )
+        body = {
+            "verdict": result.verdict,
+            "model": {"version": result.model_version},
+            "predictions": suggestions,
+        }
+        return Response(s.PredictionSerializer(body, context={"request": request}).data)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Your sightings",
+        parameters=[s.SightingFilterSerializer],
+        responses={200: s.SightingSerializer(many=True), **AUTH_ERRORS, **errors(400, 404)},
+    ),
+    retrieve=extend_schema(
+        summary="A sighting (yours, or another person's public one)",
+        responses={200: s.SightingSerializer, **AUTH_ERRORS, **errors(404)},
+    ),
+    create=extend_schema(
+        summary="Record a sighting from a photo (the classifier's suggestions are stored)",
+        request={"multipart/form-data": s.SightingCreateSerializer},
+        responses={201: s.SightingSerializer, **AUTH_ERRORS, **UPLOAD_ERRORS},
+    ),
+    update=extend_schema(
+        summary="Replace the editable fields of your sighting",
+        request=s.SightingWriteSerializer,
+        responses={200: s.SightingSerializer, **AUTH_ERRORS, **errors(400, 404)},
+    ),
+    partial_update=extend_schema(
+        summary="Change some fields of your sighting",
+        request=s.SightingWriteSerializer,
+        responses={200: s.SightingSerializer, **AUTH_ERRORS, **errors(400, 404)},
+    ),
+    destroy=extend_schema(
+        summary="Delete your sighting and its photo",
+        responses={204: None, **AUTH_ERRORS, **errors(404)},
+    ),
+)
+class SightingViewSet(JsonErrorsMixin, viewsets.GenericViewSet):
+    """The caller's sightings. Others' private sightings answer 404; public ones are
+    readable but only their owner may change them."""
+
+    serializer_class = s.SightingSerializer
+    pagination_class = Pagination
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    lookup_value_regex = ID_PATTERN
+
+    def get_queryset(self) -> QuerySet[Sighting]:
+        filters = s.SightingFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        return selectors.sightings_for_owner(owner=self.request.user, **filters.validated_data)
+
+    def get_object(self) -> Sighting:
+        pk = int(self.kwargs["pk"])
+        if self.action == "retrieve":
+            return selectors.get_visible_sighting(user=self.request.user, pk=pk)
+        return selectors.get_owned_sighting(owner=self.request.user, pk=pk)
+
+    def list(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return Response(self.get_serializer(self.get_object()).data)
+
+    def create(self, request: Request) -> Response:
+        serializer = s.SightingCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        fields = dict(serializer.validated_data)
+        data = read_upload(upload=fields.pop("photo"))
+        sighting = services.create_sighting(owner=request.user, data=data, **fields)
+        return Response(self.get_serializer(sighting).data, status=status.HTTP_201_CREATED)
+
+    def update(self, request: Request, pk: str, partial: bool = False) -> Response:
+        sighting = self.get_object()
+        serializer = s.SightingWriteSerializer(sighting, data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        sighting = services.update_sighting(sighting=sighting, **serializer.validated_data)
+        return Response(self.get_serializer(sighting).data)
+
+    def partial_update(self, request: Request, pk: str) -> Response:
+        return self.update(request, pk, partial=True)
+
+    def destroy(self, request: Request, pk: str) -> Response:
+        services.delete_sighting(sighting=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="The species catalogue",
+        parameters=[s.SpeciesFilterSerializer],
+        responses={200: s.SpeciesSerializer(many=True), **errors(400, 404)},
+    ),
+    retrieve=extend_schema(
+        summary="A species with its sample photos and number of sightings",
+        responses={200: s.SpeciesDetailSerializer, **errors(404)},
+    ),
+)
+class SpeciesViewSet(
+    JsonErrorsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """The species catalogue, open to everybody."""
+
+    permission_classes = [AllowAny]
+    serializer_class = s.SpeciesSerializer
+    pagination_class = Pagination
+    lookup_field = "slug"
+    lookup_value_regex = r"[-a-zA-Z0-9_]{1,140}"
+
+    def get_queryset(self) -> QuerySet[Species]:
+        filters = s.SpeciesFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        return selectors.species_catalogue(query=filters.validated_data.get("search", ""))
+
+    def get_object(self) -> Species:
+        return selectors.get_species(slug=self.kwargs["slug"])
+
+    def get_serializer_class(self):
+        return s.SpeciesDetailSerializer if self.action == "retrieve" else s.SpeciesSerializer
+
+
+class NotFoundView(JsonErrorsMixin, APIView):
+    """Unknown URLs under /api/v1/ answer a JSON 404 too, not the site's HTML page."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    schema = None
+
+    def http_method_not_allowed(self, request: Request, *args, **kwargs) -> Response:
+        raise NotFound()
+
+    options = http_method_not_allowed

@@ -1,0 +1,112 @@
+"""The site's classifier: the active model, loaded once per worker and swapped on promotion.
+
+Loading a model takes a while, predicting is fast: each worker process keeps one `Predictor`
+and, at most every `RECHECK_SECONDS`, looks where `MODELS_DIR/active` points. A promotion
+(the symlink moves) is picked up without a restart; requests keep using the old model until
+the new one is loaded.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+
+if TYPE_CHECKING:
+    from ml.predict import Prediction, Predictor
+
+logger = logging.getLogger("classifier.predictions")
+
+RECHECK_SECONDS = 5.0
+
+
+class ClassifierUnavailable(Exception):
+    """No model is active (or it cannot be loaded); identification answers 503."""
+
+    status_code = 503
+    message = "The bird classifier is unavailable right now. Please try again later."
+
+
+@dataclass
+class _Loaded:
+    model_dir: Path | None = None
+    predictor: Predictor | None = None
+    checked_at: float = float("-inf")
+
+
+_loaded = _Loaded()
+_lock = threading.Lock()
+
+
+def active_model_dir() -> Path | None:
+    """The resolved directory `MODELS_DIR/active` points to, or None when no model is active."""
+    link = Path(settings.MODELS_DIR) / "active"
+    return link.resolve() if link.is_dir() else None
+
+
+def get_predictor() -> Predictor:
+    """The active model's predictor; raises `ClassifierUnavailable` when there is none."""
+    now = time.monotonic()
+    if _loaded.predictor is not None and now - _loaded.checked_at < RECHECK_SECONDS:
+        return _loaded.predictor
+    with _lock:
+        if _loaded.predictor is None or now - _loaded.checked_at >= RECHECK_SECONDS:
+            _refresh(now)
+        if _loaded.predictor is None:
+            raise ClassifierUnavailable()
+        return _loaded.predictor
+
+
+def _refresh(now: float) -> None:
+    """Load the model the `active` link points to, if it is not the one already loaded."""
+    model_dir = active_model_dir()
+    _loaded.checked_at = now
+    if model_dir is None:
+        _loaded.model_dir, _loaded.predictor = None, None
+        return
+    if model_dir == _loaded.model_dir and _loaded.predictor is not None:
+        return
+    from ml.predict import Predictor
+
+    try:
+        predictor = Predictor.load(model_dir)
+    except Exception:
+        logger.exception("cannot load the active model", extra={"model_dir": str(model_dir)})
+        if _loaded.predictor is None:
+            _loaded.model_dir = None
+        return
+    _loaded.model_dir, _loaded.predictor = model_dir, predictor
+    logger.info(
+        "loaded model %s",
+        predictor.version,
+        extra={"model_version": predictor.version, "model_dir": str(model_dir)},
+    )
+
+
+def reset_predictor() -> None:
+    """Forget the loaded model (tests switch models between cases)."""
+    with _lock:
+        _loaded.model_dir, _loaded.predictor, _loaded.checked_at = None, None, float("-inf")
+
+
+def predict(*, image, k: int = 5) -> Prediction:
+    """Name the bird in a photo with the active model, and log the outcome and its latency."""
+    result = get_predictor().predict(image, k=k)
+    top = result.suggestions[0] if result.suggestions else None
+    logger.info(
+        "prediction %s",
+        result.verdict,
+        extra={
+            "model_version": result.model_version,
+            "latency_ms": round(result.latency_ms, 1),
+            "verdict": result.verdict,
+            "top_species": top.name if top else None,
+            "top_probability": round(top.probability, 4) if top else None,
+        },
+    )
+    return result

@@ -1,0 +1,361 @@
+"""Site pages: thin views over classifier.services (writes) and classifier.selectors (reads)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.http import urlencode
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from classifier import selectors, services
+from classifier.forms import SightingFilterForm, SightingForm
+from classifier.models import PendingPhoto, Species, Verdict
+from classifier.predictor import ClassifierUnavailable, get_predictor
+from classifier.uploads import StorageUnavailable, UploadRejected, read_upload
+
+# Ids of the photos this browser identified; session data survives the key change at log-in.
+SESSION_PENDING_IDS = "pending_photo_ids"
+SPECIES_PER_PAGE = 24
+SIGHTINGS_PER_PAGE = 20
+
+
+def _classifier_ready() -> bool:
+    try:
+        get_predictor()
+    except ClassifierUnavailable:
+        return False
+    return True
+
+
+def _remember_pending(request: HttpRequest, pending: PendingPhoto) -> None:
+    ids = request.session.get(SESSION_PENDING_IDS, [])
+    request.session[SESSION_PENDING_IDS] = [*ids[-9:], str(pending.pk)]
+
+
+def _forget_pending(request: HttpRequest, pending_id: str) -> None:
+    ids = request.session.get(SESSION_PENDING_IDS, [])
+    request.session[SESSION_PENDING_IDS] = [i for i in ids if i != pending_id]
+
+
+def _identify_page(
+    request: HttpRequest,
+    *,
+    error: UploadRejected | ClassifierUnavailable | StorageUnavailable | None = None,
+) -> HttpResponse:
+    return render(
+        request,
+        "home.html",
+        {
+            "classifier_ready": _classifier_ready(),
+            "error": error,
+            "max_upload_mb": settings.MAX_UPLOAD_BYTES // (1024 * 1024),
+        },
+        status=error.status_code if error else 200,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def identify(request: HttpRequest) -> HttpResponse:
+    """The home page: upload a photo, get the species suggestions."""
+    if request.method == "GET":
+        return _identify_page(request)
+    try:
+        data = read_upload(upload=request.FILES.get("photo"))
+        if not request.session.session_key:
+            request.session.save()
+        pending = services.identify_photo(
+            data=data,
+            owner=request.user if request.user.is_authenticated else None,
+            session_key=request.session.session_key,
+        )
+    except (UploadRejected, ClassifierUnavailable, StorageUnavailable) as error:
+        return _identify_page(request, error=error)
+    _remember_pending(request, pending)
+    return redirect("classifier:pending_photo", pk=pending.pk)
+
+
+@require_http_methods(["GET", "POST"])
+def pending_photo(request: HttpRequest, pk) -> HttpResponse:
+    """The suggestions for an identified photo, and the form that keeps it as a sighting."""
+    pending = selectors.get_pending_photo(
+        pk=pk, user=request.user, session_pending_ids=request.session.get(SESSION_PENDING_IDS, [])
+    )
+    if request.method == "POST" and not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    if request.user.is_authenticated:
+        services.claim_pending_photo(pending=pending, owner=request.user)
+    suggestions = selectors.suggestions_with_species(suggestions=pending.suggestions)
+    form = SightingForm(
+        request.POST or None,
+        suggestions=suggestions,
+        initial=_pending_initial(pending, suggestions),
+    )
+    status = 200 if request.method == "GET" else 400
+    if request.method == "POST" and form.is_valid():
+        try:
+            sighting = services.save_pending_photo(
+                pending=pending, owner=request.user, **form.sighting_fields()
+            )
+        except StorageUnavailable as error:
+            messages.error(request, error.message)
+            status = error.status_code
+        else:
+            _forget_pending(request, str(pk))
+            messages.success(request, "Sighting saved to your log.")
+            return redirect("classifier:sighting_detail", pk=sighting.pk)
+    return render(
+        request,
+        "classifier/pending_photo.html",
+        {
+            "pending": pending,
+            "photo_url": selectors.photo_url(file=pending.photo),
+            "suggestions": suggestions,
+            "form": form,
+            "species_names": Species.objects.order_by("name"),
+            "login_query": urlencode({"next": request.get_full_path()}),
+            "date_hint": "From the photo's date." if pending.taken_at else "",
+            "place_hint": (
+                "From the photo's location data (the stored photo does not keep it). "
+                "Clear both to leave the place out."
+                if pending.latitude is not None
+                else ""
+            ),
+        },
+        status=status,
+    )
+
+
+def _pending_initial(pending: PendingPhoto, suggestions: list[selectors.Suggestion]) -> dict:
+    top = suggestions[0].species if suggestions and pending.verdict == Verdict.BIRD else None
+    observed_at = timezone.localtime(pending.taken_at or timezone.now())
+    return {
+        **SightingForm.initial_species(top, suggestions),
+        "observed_at": observed_at.replace(second=0, microsecond=0),
+        "latitude": pending.latitude,
+        "longitude": pending.longitude,
+    }
+
+
+@require_POST
+def discard_pending_photo(request: HttpRequest, pk) -> HttpResponse:
+    pending = selectors.get_pending_photo(
+        pk=pk, user=request.user, session_pending_ids=request.session.get(SESSION_PENDING_IDS, [])
+    )
+    services.discard_pending_photo(pending=pending)
+    _forget_pending(request, str(pk))
+    messages.success(request, "The photo was discarded.")
+    return redirect("home")
+
+
+@require_GET
+def about(request: HttpRequest) -> HttpResponse:
+    try:
+        predictor = get_predictor()
+    except ClassifierUnavailable:
+        predictor = None
+    metrics = predictor.metrics if predictor else {}
+    return render(
+        request,
+        "classifier/about.html",
+        {
+            "predictor": predictor,
+            "metrics": _readable_metrics(metrics),
+            "species_count": Species.objects.count(),
+        },
+    )
+
+
+def _readable_metrics(metrics: dict) -> dict[str, str]:
+    """The model's scalar metrics, named and rounded for people."""
+    readable = {}
+    for name, value in metrics.items():
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            continue
+        label = name.replace("_", " ")
+        readable[label] = f"{value:.3f}" if isinstance(value, float) else str(value)
+    return readable
+
+
+@require_GET
+def species_list(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "").strip()[:100]
+    page = Paginator(selectors.species_catalogue(query=query), SPECIES_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request,
+        "classifier/species_list.html",
+        {"page": page, "query": query, "page_query": urlencode({"q": query}) if query else ""},
+    )
+
+
+@require_GET
+def species_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    species = selectors.get_species(slug=slug)
+    return render(
+        request,
+        "classifier/species_detail.html",
+        {"species": species, "sightings": selectors.public_sightings_of(species=species)},
+    )
+
+
+@login_required
+@require_GET
+def sighting_list(request: HttpRequest) -> HttpResponse:
+    filters = SightingFilterForm(request.GET or None)
+    criteria = filters.cleaned_data if filters.is_valid() else {}
+    sightings = selectors.sightings_for_owner(
+        owner=request.user,
+        species=criteria.get("species"),
+        date_from=criteria.get("date_from"),
+        date_to=criteria.get("date_to"),
+    )
+    page = Paginator(sightings, SIGHTINGS_PER_PAGE).get_page(request.GET.get("page"))
+    query = {k: v for k, v in request.GET.items() if k != "page" and v}
+    return render(
+        request,
+        "classifier/sighting_list.html",
+        {
+            "page": page,
+            "filters": filters,
+            "filtered": bool(criteria and any(criteria.values())),
+            "page_query": urlencode(query),
+            "species_names": Species.objects.order_by("name"),
+        },
+    )
+
+
+@login_required
+@require_GET
+def sighting_export(request: HttpRequest) -> HttpResponse:
+    """The owner's whole log as CSV (spreadsheet formulas in their text are neutralised)."""
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    stamp = timezone.localdate().isoformat()
+    response["Content-Disposition"] = f'attachment; filename="birdsite-sightings-{stamp}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(
+        [
+            "id",
+            "observed_at",
+            "species",
+            "scientific_name",
+            "verdict",
+            "top_suggestion",
+            "top_probability",
+            "model_version",
+            "place_name",
+            "latitude",
+            "longitude",
+            "visibility",
+            "notes",
+            "created_at",
+        ]
+    )
+    for sighting in selectors.sightings_for_owner(owner=request.user):
+        top = sighting.suggestions[0] if sighting.suggestions else {}
+        writer.writerow(
+            _spreadsheet_safe(value)
+            for value in [
+                sighting.pk,
+                sighting.observed_at.isoformat(),
+                sighting.species.display_name if sighting.species else "",
+                sighting.species.scientific_name if sighting.species else "",
+                sighting.verdict,
+                top.get("species", ""),
+                top.get("probability", ""),
+                sighting.model_version,
+                sighting.place_name,
+                sighting.latitude if sighting.latitude is not None else "",
+                sighting.longitude if sighting.longitude is not None else "",
+                sighting.visibility,
+                sighting.notes,
+                sighting.created_at.isoformat(),
+            ]
+        )
+    return response
+
+
+def _spreadsheet_safe(value):
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return f"'{value}"
+    return value
+
+
+@require_GET
+def sighting_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    sighting = selectors.get_visible_sighting(user=request.user, pk=pk)
+    return render(
+        request,
+        "classifier/sighting_detail.html",
+        {
+            "sighting": sighting,
+            "is_owner": sighting.owner_id == request.user.pk,
+            "place": selectors.place_for_viewer(sighting=sighting, user=request.user),
+            "photo_url": selectors.photo_url(file=sighting.photo),
+            "suggestions": selectors.suggestions_with_species(suggestions=sighting.suggestions),
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def sighting_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    sighting = selectors.get_owned_sighting(owner=request.user, pk=pk)
+    suggestions = selectors.suggestions_with_species(suggestions=sighting.suggestions)
+    form = SightingForm(
+        request.POST or None,
+        suggestions=suggestions,
+        initial={
+            **SightingForm.initial_species(sighting.species, suggestions),
+            "observed_at": timezone.localtime(sighting.observed_at),
+            "place_name": sighting.place_name,
+            "latitude": sighting.latitude,
+            "longitude": sighting.longitude,
+            "notes": sighting.notes,
+            "visibility": sighting.visibility,
+        },
+    )
+    if request.method == "POST" and form.is_valid():
+        services.update_sighting(sighting=sighting, **form.sighting_fields())
+        messages.success(request, "Sighting updated.")
+        return redirect("classifier:sighting_detail", pk=sighting.pk)
+    return render(
+        request,
+        "classifier/sighting_edit.html",
+        {
+            "sighting": sighting,
+            "photo_url": selectors.photo_url(file=sighting.photo),
+            "suggestions": suggestions,
+            "form": form,
+            "species_names": Species.objects.order_by("name"),
+        },
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def sighting_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    sighting = selectors.get_owned_sighting(owner=request.user, pk=pk)
+    if request.method == "POST":
+        services.delete_sighting(sighting=sighting)
+        messages.success(request, "Sighting deleted.")
+        return redirect("classifier:sighting_list")
+    return render(request, "classifier/sighting_delete.html", {"sighting": sighting})
+
+
+@require_GET
+def media_file(request: HttpRequest, path: str) -> FileResponse:
+    """Local media (no S3): files under unguessable random keys, like presigned S3 URLs."""
+    root = Path(settings.MEDIA_ROOT).resolve()
+    target = (root / path).resolve()
+    if settings.USE_S3 or not target.is_relative_to(root) or not target.is_file():
+        raise Http404("No such file.")
+    return FileResponse(target.open("rb"))

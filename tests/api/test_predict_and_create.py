@@ -1,0 +1,150 @@
+"""With the real small model: predict and create sightings from real photos, the accept table
+(every variant predicted like the same picture in RGB), storage outage, readiness."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+import requests
+from PIL import Image
+
+from classifier.models import PendingPhoto, Sighting, Species
+from classifier.predictor import get_predictor
+from tests.api.photos import accepted_variants, encode, heic
+from tests.conftest import bucket_keys
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db]
+PREDICT = "/api/v1/predict/"
+
+
+def upload(name: str, data: bytes) -> io.BytesIO:
+    handle = io.BytesIO(data)
+    handle.name = name
+    return handle
+
+
+@pytest.fixture
+def model_species(active_model) -> list[Species]:
+    """The catalogue holds the species the model knows."""
+    return [
+        Species.objects.create(
+            name=label["name"], scientific_name=label["scientific_name"], slug=f"s-{label['index']}"
+        )
+        for label in get_predictor().labels
+    ]
+
+
+def probabilities(response) -> dict[str, float]:
+    assert response.status_code == 200, response.json()
+    return {p["species"]["name"]: p["probability"] for p in response.json()["predictions"]}
+
+
+def test_predict_a_held_out_photo(api, model_species, held_out_photo):
+    response = api.post(PREDICT, {"image": upload("bird.jpg", held_out_photo.read_bytes())})
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["verdict"] in {"bird", "uncertain", "no_bird"}
+    assert body["model"]["version"] == get_predictor().version
+    predictions = body["predictions"]
+    assert len(predictions) == min(5, len(model_species))
+    values = [p["probability"] for p in predictions]
+    assert values == sorted(values, reverse=True) and 0 < sum(values) <= 1.0001
+    top = predictions[0]["species"]
+    assert top["id"] is not None and top["url"].endswith(
+        f"/api/v1/species/{Species.objects.get(pk=top['id']).slug}/"
+    )
+    # Predict stores nothing.
+    assert not Sighting.objects.exists() and not PendingPhoto.objects.exists()
+
+
+@pytest.mark.parametrize("k", [1, 3, 20])
+def test_k_suggestions(api, active_model, bird_photo, k):
+    response = api.post(PREDICT, {"image": upload("b.jpg", bird_photo.read_bytes()), "k": k})
+    assert len(response.json()["predictions"]) == min(k, len(get_predictor().labels))
+    # Without the species in the catalogue, id and url are null but the name is there.
+    species = response.json()["predictions"][0]["species"]
+    assert species["id"] is None and species["url"] is None and species["name"]
+
+
+def test_accepted_variants_predict_like_the_rgb_picture(api, active_model, bird_photo):
+    photo = Image.open(bird_photo).convert("RGB")
+    for case, (name, data, reference) in accepted_variants(photo).items():
+        got = probabilities(api.post(PREDICT, {"image": upload(name, data)}))
+        want = probabilities(
+            api.post(PREDICT, {"image": upload("ref.png", encode(reference, "PNG"))})
+        )
+        assert max(got, key=got.get) == max(want, key=want.get), case
+        for species in set(got) & set(want):
+            assert got[species] == pytest.approx(want[species], abs=0.05), case
+
+
+def test_heic_is_accepted_or_refused_clearly(api, active_model, bird_photo):
+    response = api.post(PREDICT, {"image": upload("phone.heic", heic(Image.open(bird_photo)))})
+    if response.status_code != 200:
+        assert response.status_code == 415 and "HEIC" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("size", [(1, 1), (16, 16)])
+def test_tiny_images_never_5xx(api, active_model, size):
+    data = encode(Image.new("RGB", size, (90, 120, 60)), "PNG")
+    assert api.post(PREDICT, {"image": upload("tiny.png", data)}).status_code < 500
+
+
+def test_create_a_sighting_from_a_photo(
+    alice, user, active_model, species, bird_photo, s3_bucket, s3_client
+):
+    response = alice.post(
+        "/api/v1/sightings/",
+        {
+            "photo": upload("bird.jpg", bird_photo.read_bytes()),
+            "place_name": "  Pond ",
+            "latitude": "52.5",
+            "longitude": "13.4",
+            "notes": "two of them",
+            "visibility": "public",
+        },
+    )
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    sighting = Sighting.objects.get(pk=body["id"])
+    assert sighting.owner == user and sighting.species is None  # unknown unless given
+    assert body["species"] is None and body["place_name"] == "Pond" and body["latitude"] == 52.5
+    assert body["model_version"] == get_predictor().version and body["suggestions"]
+    assert sighting.suggestions[0]["species"] == body["suggestions"][0]["species"]["name"]
+    assert bucket_keys(s3_client, s3_bucket) == [sighting.photo.name]
+    assert not PendingPhoto.objects.exists()
+    photo = requests.get(body["photo_url"], timeout=10)
+    assert photo.status_code == 200
+    assert not Image.open(io.BytesIO(photo.content)).getexif()  # EXIF stripped
+
+    with_species = alice.post(
+        "/api/v1/sightings/",
+        {"photo": upload("b.jpg", bird_photo.read_bytes()), "species": "barn owl"},
+    )
+    assert with_species.status_code == 201 and with_species.json()["species"]["name"] == "BARN OWL"
+
+
+def test_exif_date_becomes_the_observation_date(alice, active_model, exif_photo):
+    response = alice.post("/api/v1/sightings/", {"photo": upload("phone.jpg", exif_photo)})
+    assert response.status_code == 201
+    assert response.json()["observed_at"].startswith("2021-05-04")
+    assert response.json()["latitude"] is None  # the photo's GPS is never used unasked
+
+
+def test_storage_outage_is_503_and_leaves_no_row(
+    alice, active_model, bird_photo, s3_bucket, s3_client
+):
+    s3_client.delete_bucket(Bucket=s3_bucket)
+    response = alice.post("/api/v1/sightings/", {"photo": upload("b.jpg", bird_photo.read_bytes())})
+    assert response.status_code == 503
+    assert response.json()["code"] == "storage_unavailable"
+    assert not Sighting.objects.exists()
+
+
+def test_readyz_with_the_model(client, active_model):
+    response = client.get("/readyz")
+    assert response.status_code == 200, response.json()
+    checks = response.json()["checks"]
+    assert all(check["ok"] for check in checks.values())
+    assert get_predictor().version in checks["model"]["detail"]
