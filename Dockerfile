@@ -1,0 +1,52 @@
+# birdsite images, two targets (docker-compose.yml builds both; docs/deploy.md):
+#   web      (default) gunicorn serving the site with the LiteRT runtime only: no TensorFlow,
+#            no build tools, no tests or data sets. docker build --target web -t birdsite-web .
+#   trainer  the ML pipeline (TensorFlow) running the management commands that build models into
+#            the models volume the web containers read. docker build --target trainer .
+# Both install the same requirement files, with the same constraints, as scripts/setup.
+
+FROM python:3.11-slim AS base
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    BIRDSITE_DATA_DIR=/srv/birdsite
+# The volume mount points exist in the image, owned by the app user: fresh named volumes take
+# their owner from them.
+RUN useradd --create-home --uid 10001 birdsite \
+ && mkdir -p /srv/birdsite/models /srv/birdsite/features /srv/static \
+ && chown -R birdsite:birdsite /srv/birdsite /srv/static
+WORKDIR /app
+COPY requirements/ requirements/
+RUN pip install --no-cache-dir -r requirements/web.txt -c requirements/constraints.txt
+
+# The application code, listed once for both targets (.dockerignore keeps caches out).
+FROM scratch AS source
+COPY manage.py /app/
+COPY birdsite/ /app/birdsite/
+COPY accounts/ /app/accounts/
+COPY classifier/ /app/classifier/
+COPY ml/ /app/ml/
+COPY templates/ /app/templates/
+COPY static/ /app/static/
+COPY deploy/ /app/deploy/
+
+FROM base AS trainer
+RUN pip install --no-cache-dir -r requirements/ml.txt -c requirements/constraints.txt
+COPY --from=source /app /app
+USER 10001
+# Convert the ImageNet backbone once, from the PyPI package installed above, into the image
+# (/srv/birdsite/backbone); the feature cache and the models are volumes.
+RUN DJANGO_SECRET_KEY=image-build-only python manage.py build_backbone
+# Train the default model from the data set mounted at /data and make it active if none is.
+CMD ["python", "manage.py", "setup_classifier", "--data", "/data"]
+
+FROM base AS web
+COPY --from=source /app /app
+# Hashed, compressed static files for whitenoise; the compose `migrate` service copies them
+# into the volume Nginx serves (deploy/release.sh).
+RUN DJANGO_SECRET_KEY=image-build-only python manage.py collectstatic --no-input
+USER 10001
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+  CMD ["python", "deploy/healthcheck.py"]
+CMD ["gunicorn", "--config", "deploy/gunicorn.conf.py", "birdsite.wsgi:application"]

@@ -1,0 +1,243 @@
+"""The deployment files agree with the app and with each other, checked without a Docker engine:
+Dockerfile (hadolint, sources, requirement files, command), docker-compose.yml (docker-compose
+config, the compose-spec schema, services and env names), .env.example (check --deploy) and the
+Nginx template (nginx -t)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, which
+from tests.deploy import files
+
+# Where the app and the deploy scripts read environment variables.
+ENV_READERS = [
+    REPO / "birdsite" / "settings.py",
+    REPO / "ml" / "config.py",
+    *sorted(files.DEPLOY.glob("*.py")),
+    *sorted(files.DEPLOY.glob("*.sh")),
+]
+APP_SERVICES = ("migrate", "web", "cleanup", "trainer")
+
+
+def names_read_by_the_app() -> set[str]:
+    pattern = re.compile(
+        r"""(?:os\.environ(?:\.get)?|env_bool|env_int|env_list)\(?\[?["'](\w+)["']"""
+        r"""|\$\{(\w+)"""
+    )
+    return {
+        name
+        for path in ENV_READERS
+        for match in pattern.finditer(path.read_text())
+        for name in match.groups()
+        if name
+    }
+
+
+def dotenv_names(path: Path) -> set[str]:
+    return {
+        line.split("=", 1)[0]
+        for line in path.read_text().splitlines()
+        if line and not line.startswith("#")
+    }
+
+
+# --- Dockerfile --------------------------------------------------------------------------------
+
+
+def test_hadolint_passes() -> None:
+    hadolint = Path(sys.executable).with_name("hadolint")
+    result = subprocess.run(
+        [str(hadolint), str(REPO / "Dockerfile")], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_copy_sources_exist_and_reach_the_build_context() -> None:
+    ignored = set(dotenv_names(REPO / ".dockerignore"))
+    copies = [i for i in files.dockerfile() if i.keyword == "COPY" and "--from" not in i.args]
+    assert copies
+    for copy in copies:
+        *sources, _destination = copy.args.split()
+        for source in sources:
+            assert (REPO / source).exists(), f"COPY {source}: no such file"
+            assert source.rstrip("/").split("/")[0] not in ignored, f"{source} is dockerignored"
+
+
+def pip_installs(stage: str) -> list[str]:
+    instructions = files.dockerfile()
+    chain = files.stage_chain(instructions, stage)
+    return [
+        i.args
+        for i in instructions
+        if i.stage in chain and i.keyword == "RUN" and "pip install" in i.args
+    ]
+
+
+def test_images_install_the_requirement_files_of_scripts_setup() -> None:
+    setup = (REPO / "scripts" / "setup").read_text()
+    assert '-r "requirements/$profile.txt" -c requirements/constraints.txt' in setup
+    constrained = "-r requirements/{}.txt -c requirements/constraints.txt"
+    # web: the serving requirements only (LiteRT, no TensorFlow).
+    assert [args for args in pip_installs("web") if "-r " in args] == [
+        f"pip install --no-cache-dir {constrained.format('web')}"
+    ]
+    web_requirements = (REPO / "requirements" / "web.txt").read_text().lower().splitlines()
+    assert not [line for line in web_requirements if "tensorflow" in line.split("#")[0]]
+    # trainer: the pipeline on top of them.
+    assert f"pip install --no-cache-dir {constrained.format('ml')}" in pip_installs("trainer")
+
+
+def test_web_runs_gunicorn_with_the_deploy_config_and_has_a_healthcheck() -> None:
+    command = files.web_command()
+    assert command[0] == "gunicorn"
+    assert command[command.index("--config") + 1] == "deploy/gunicorn.conf.py"
+    assert command[-1] == "birdsite.wsgi:application"
+    (healthcheck,) = [i for i in files.dockerfile() if i.keyword == "HEALTHCHECK"]
+    assert healthcheck.stage == "web"
+    assert healthcheck.exec_form() == ["python", "deploy/healthcheck.py"]
+    # The trainer converts the backbone from the PyPI package while the image is built.
+    trainer_runs = [
+        i.args for i in files.dockerfile() if i.stage == "trainer" and i.keyword == "RUN"
+    ]
+    assert any("manage.py build_backbone" in args for args in trainer_runs)
+
+
+def test_deploy_scripts_run_real_management_commands() -> None:
+    from django.core.management import get_commands
+
+    used = set()
+    for path in [*files.DEPLOY.glob("*.sh"), files.COMPOSE_FILE, REPO / "Dockerfile"]:
+        used |= set(re.findall(r"manage\.py[\"',\s]+(\w+)", path.read_text()))
+    assert used >= {"migrate", "collectstatic", "cleanup_pending_photos", "setup_classifier"}
+    assert used <= set(get_commands()), used - set(get_commands())
+
+
+# --- docker-compose.yml ------------------------------------------------------------------------
+
+
+def test_compose_file_is_valid() -> None:
+    which("docker-compose")
+    files.compose_config()  # docker-compose config: parses, interpolates, checks references
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("check-jsonschema")),
+            "--builtin-schema",
+            "vendor.compose-spec",
+            str(files.COMPOSE_FILE),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_compose_services_and_their_wiring() -> None:
+    config = files.compose_config()
+    services = config["services"]
+    assert set(services) == {
+        "db", "redis", "s3", "createbucket", "migrate", "web", "cleanup", "nginx", "trainer",
+    }  # fmt: skip
+    for name in ("db", "redis", "s3"):
+        assert services[name]["healthcheck"]["test"][0] == "CMD", name
+    assert services["web"]["depends_on"]["db"]["condition"] == "service_healthy"
+    assert services["web"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert services["web"]["depends_on"]["createbucket"]["condition"] == (
+        "service_completed_successfully"
+    )
+    # web runs the image's command; the one-shot release step runs once before it.
+    assert "command" not in services["web"]
+    assert services["migrate"]["command"] == ["deploy/release.sh"]
+    assert services["cleanup"]["command"] == ["deploy/cleanup-loop.sh"]
+    assert services["trainer"]["profiles"] == ["trainer"]
+    assert services["trainer"]["build"]["target"] == "trainer"
+    assert services["web"]["build"]["target"] == "web"
+    assert set(config["volumes"]) == {"pgdata", "s3data", "static", "models", "features"}
+    mounts = {
+        name: [
+            v["target"] if isinstance(v, dict) else v.split(":")[1] for v in s.get("volumes", [])
+        ]
+        for name, s in services.items()
+    }
+    assert "/srv/static" in mounts["migrate"] and "/srv/static" in mounts["nginx"]
+    assert "/srv/birdsite/models" in mounts["web"] and "/srv/birdsite/models" in mounts["trainer"]
+    assert "/etc/nginx/templates/default.conf.template" in mounts["nginx"]
+    assert services["migrate"]["environment"]["DJANGO_STATIC_ROOT"] == "/srv/static"
+
+
+def test_nginx_body_limit_matches_the_app_upload_limit() -> None:
+    services = files.compose_config()["services"]
+    upload_limit = int(services["web"]["environment"]["BIRDSITE_MAX_UPLOAD_BYTES"])
+    # The app's own limit on a request body (settings.DATA_UPLOAD_MAX_MEMORY_SIZE).
+    assert int(services["nginx"]["environment"]["NGINX_CLIENT_MAX_BODY_SIZE"]) == (
+        upload_limit + 1024 * 1024
+    )
+
+
+def test_env_names_are_the_ones_the_app_reads() -> None:
+    config = files.compose_config()
+    read = names_read_by_the_app()
+    for service in APP_SERVICES:
+        unknown = set(config["services"][service]["environment"]) - read
+        assert not unknown, f"{service} sets names nothing reads: {unknown}"
+    # Every NGINX_* name of the template is set, and nothing else of that kind.
+    nginx_env = set(config["services"]["nginx"]["environment"]) - {"NGINX_ENVSUBST_FILTER"}
+    assert nginx_env == files.template_variables()
+    # .env.example sets what compose interpolates, no more; what it must set has no default.
+    compose_text = files.COMPOSE_FILE.read_text()
+    interpolated = set(re.findall(r"\$\{(\w+)", compose_text))
+    required = set(re.findall(r"\$\{(\w+)(?::\?|\})", compose_text))
+    example = dotenv_names(files.ENV_EXAMPLE)
+    assert example <= interpolated, example - interpolated
+    assert required <= example, required - example
+
+
+def test_check_deploy_is_clean_with_the_compose_env() -> None:
+    env = {
+        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        **{k: str(v) for k, v in files.compose_config()["services"]["web"]["environment"].items()},
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- Nginx template ----------------------------------------------------------------------------
+
+
+def test_rendered_nginx_conf_passes_nginx_t(tmp_path: Path) -> None:
+    conf = files.local_nginx(
+        tmp_path,
+        http_port=8080,
+        https_port=8443,
+        upstream="127.0.0.1:8000",
+        s3_upstream="127.0.0.1:9000",
+        static_root=tmp_path / "static",
+    )
+    text = (tmp_path / "birdsite.conf").read_text()
+    assert "${" not in text  # every placeholder filled, and nginx's own $variables kept
+    assert "$request_uri" in text and "$http_host" in text
+    result = subprocess.run(
+        [which("nginx"), "-t", "-p", str(tmp_path), "-c", str(conf)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("header", ["X-Forwarded-Proto", "Host", "X-Forwarded-For", "X-Request-ID"])
+def test_nginx_sets_the_proxy_headers_django_trusts(header: str) -> None:
+    assert re.search(rf"proxy_set_header {header} \$\w+;", files.NGINX_TEMPLATE.read_text())
