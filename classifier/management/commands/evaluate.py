@@ -1,0 +1,54 @@
+"""Evaluate a model directory on a data set split (``ml.evaluate.evaluate``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from ml.data import DatasetError
+from ml.evaluate import EvaluationError, evaluate, summary_lines
+
+
+class Command(BaseCommand):
+    help = (
+        "Run a model directory's Predictor (LiteRT) over a split and write a report: "
+        "metrics.json, per_species.csv, confused_pairs.csv, confusion/reliability/misclassified "
+        "PNGs and report.md."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("model_dir", type=Path)
+        parser.add_argument(
+            "--data", type=Path, required=True, help="data set folder (BIRDS-525 layout)"
+        )
+        parser.add_argument("--split", choices=("train", "valid", "test"), default="valid")
+        parser.add_argument(
+            "--negatives", type=Path, default=None, help="a folder of non-bird photos"
+        )
+        parser.add_argument("--out", type=Path, required=True, help="report folder")
+
+    def handle(
+        self,
+        *args,
+        model_dir: Path,
+        data: Path,
+        split: str,
+        negatives: Path | None,
+        out: Path,
+        **options,
+    ) -> None:
+        try:
+            evaluation, _ = evaluate(
+                model_dir,
+                data,
+                split=split,
+                negatives=negatives,
+                out=out,
+                progress=options["verbosity"] > 0,
+            )
+        except (EvaluationError, DatasetError, FileNotFoundError) as exc:
+            raise CommandError(str(exc)) from exc
+        for line in summary_lines(evaluation):
+            self.stdout.write(line)
+        self.stdout.write(f"report: {out / 'report.md'} ({evaluation.seconds:.1f} s)")

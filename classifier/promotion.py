@@ -1,0 +1,122 @@
+"""Services that switch the site's active model: promote a model directory, roll back.
+
+The switch is `ml.registry.activate`: an atomic symlink swap in `MODELS_DIR` (`active` points
+at the served model directory, `previous` at the one served before); a rollback activates
+`previous`, so the model rolled back from becomes `previous` in turn. Each switch is recorded in
+`ModelPromotion`. Running workers pick the new
+model up without a restart: `classifier.predictor.get_predictor()` re-reads where `active`
+points every few seconds and loads the new model directory when it changed.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+
+from classifier.models import ModelPromotion, Species
+from ml import registry
+
+MISSING_SHOWN = 5
+
+
+class PromotionError(Exception):
+    """A promotion or rollback that was refused; nothing was changed. `message` says why."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def previous_model_dir(models_dir: Path) -> Path | None:
+    """The model directory served before the active one (`ml.registry` has no reader for it)."""
+    link = models_dir / registry.PREVIOUS
+    target = link.resolve() if link.is_symlink() else None
+    return target if target is not None and (target / "model.tflite").is_file() else None
+
+
+def default_operator() -> str:
+    """Who is promoting when `--by` is not given: the OS user."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def missing_species(*, names: Iterable[str]) -> list[str]:
+    """The model's species names (matched exactly, by name) that are not in the Species table."""
+    names = set(names)
+    known = set(Species.objects.filter(name__in=names).values_list("name", flat=True))
+    return sorted(names - known)
+
+
+def read_model_dir(*, model_dir: Path) -> tuple[str, list[str], dict]:
+    """(version, species names, held-out metrics) of a model directory; refuses anything else."""
+    model_dir = Path(model_dir)
+    try:
+        labels = json.loads((model_dir / "labels.json").read_text())
+        version = json.loads((model_dir / "version.json").read_text())["version"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise PromotionError(f"{model_dir} is not a complete model directory: {exc}") from exc
+    if not (model_dir / "model.tflite").is_file():
+        raise PromotionError(
+            f"{model_dir} is not a complete model directory: model.tflite is missing."
+        )
+    metrics_path = model_dir / "metrics.json"
+    metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
+    return version, [entry["name"] for entry in labels], metrics
+
+
+def promote_model(
+    *, model_dir: Path, performed_by: str, models_dir: Path | None = None
+) -> ModelPromotion:
+    """Make `model_dir` the active model (the current one becomes `previous`) and record it.
+
+    Refused, with nothing changed, when some of the model's species are not in the Species
+    table (the site could not show or save them).
+    """
+    models_dir = Path(models_dir or settings.MODELS_DIR)
+    model_dir = Path(model_dir).resolve()
+    version, names, metrics = read_model_dir(model_dir=model_dir)
+    missing = missing_species(names=names)
+    if missing:
+        shown = ", ".join(missing[:MISSING_SHOWN]) + (
+            ", ..." if len(missing) > MISSING_SHOWN else ""
+        )
+        raise PromotionError(
+            f"{len(missing)} of the model's {len(names)} species are not in the Species table "
+            f"({shown}). Load them first (manage.py load_species --data DIR)."
+        )
+    with transaction.atomic():
+        record = ModelPromotion.objects.create(
+            action=ModelPromotion.Action.PROMOTE,
+            version=version,
+            model_path=str(model_dir),
+            metrics=metrics,
+            performed_by=performed_by,
+        )
+        registry.activate(model_dir, models_dir)
+    return record
+
+
+def rollback_model(*, performed_by: str, models_dir: Path | None = None) -> ModelPromotion:
+    """Make the `previous` model active again (the current one becomes `previous`) and record it."""
+    models_dir = Path(models_dir or settings.MODELS_DIR)
+    previous = previous_model_dir(models_dir)
+    if previous is None:
+        raise PromotionError(f"There is no previous model to roll back to in {models_dir}.")
+    version, _, metrics = read_model_dir(model_dir=previous)
+    with transaction.atomic():
+        record = ModelPromotion.objects.create(
+            action=ModelPromotion.Action.ROLLBACK,
+            version=version,
+            model_path=str(previous),
+            metrics=metrics,
+            performed_by=performed_by,
+        )
+        registry.activate(previous, models_dir)  # the current model becomes `previous`
+    return record

@@ -1,0 +1,319 @@
+"""Figures (PNG, matplotlib Agg) and markdown of the tuning and evaluation reports.
+
+Each plot function takes plain data, writes one PNG atomically and returns its path, so the
+reports can be rebuilt from `trials.jsonl` or `metrics.json` alone.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+from ml.tune_store import write_atomic
+
+if TYPE_CHECKING:
+    from ml.evaluate import Evaluation
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    write_atomic(path, buffer.getvalue())
+    return path
+
+
+# --- tuning ------------------------------------------------------------------------------------
+
+
+def plot_trial_losses(records: Sequence[dict], path: Path) -> Path:
+    """Loss of each trial in order, with the running best."""
+    tids = [r["tid"] for r in records]
+    losses = np.array([r["loss"] for r in records], dtype=float)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.scatter(tids, losses, s=18, label="trial", color="tab:blue")
+    ax.step(tids, np.minimum.accumulate(losses), where="post", color="tab:red", label="best so far")
+    ax.set_xlabel("trial")
+    ax.set_ylabel("objective loss")
+    ax.set_title("Loss per trial")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def plot_loss_vs_params(records: Sequence[dict], kinds: dict[str, str], path: Path) -> Path:
+    """One panel per parameter: loss against its value (log axis for `log`, strip plot for
+    `choice`); the best trial is marked."""
+    names = list(kinds)
+    cols = 3
+    rows = -(-len(names) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3 * rows), squeeze=False)
+    losses = np.array([r["loss"] for r in records], dtype=float)
+    best = int(np.argmin(losses))
+    rng = np.random.default_rng(0)
+    for ax, name in zip(axes.flat, names, strict=False):
+        values = [r["params"].get(name) for r in records]
+        if kinds[name] == "choice":
+            cats = sorted({str(v) for v in values}, key=_natural)
+            x = np.array([cats.index(str(v)) for v in values], dtype=float)
+            ax.scatter(x + rng.uniform(-0.15, 0.15, len(x)), losses, s=14, alpha=0.7)
+            ax.scatter([x[best]], [losses[best]], s=60, marker="*", color="tab:red")
+            ax.set_xticks(range(len(cats)), cats, rotation=30)
+        else:
+            x = np.array([np.nan if v is None else v for v in values], dtype=float)
+            ax.scatter(x, losses, s=14, alpha=0.7)
+            ax.scatter([x[best]], [losses[best]], s=60, marker="*", color="tab:red")
+            if kinds[name] == "log":
+                ax.set_xscale("log")
+        ax.set_title(name)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(names) :]:
+        ax.axis("off")
+    fig.supylabel("objective loss")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _natural(value: str) -> tuple:
+    try:
+        return (0, float(value), "")
+    except ValueError:
+        return (1, 0.0, value)
+
+
+def plot_learning_curves(records: Sequence[dict], path: Path, n: int = 4) -> Path:
+    """Training and hold-out loss per epoch of the `n` best trials."""
+    best = sorted(records, key=lambda r: r["loss"])[:n]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for r in best:
+        history = r.get("history") or {}
+        label = f"trial {r['tid']} ({r['loss']:.4f})"
+        for ax, key in zip(axes, ("loss", "val_loss"), strict=True):
+            if key in history:
+                ax.plot(range(1, len(history[key]) + 1), history[key], label=label)
+    for ax, title in zip(axes, ("training loss", "hold-out loss"), strict=True):
+        ax.set_title(title)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(f"Learning curves of the {len(best)} best trials")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def tuning_markdown(
+    *,
+    settings: dict,
+    space: dict[str, str],
+    records: Sequence[dict],
+    figures: dict[str, Path],
+    best_dir: Path | None,
+    best_metrics: dict | None,
+) -> str:
+    """report.md of a tuning run."""
+    ordered = sorted(records, key=lambda r: r["loss"])
+    best = ordered[0]
+    durations = [r["duration_s"] for r in records if r.get("duration_s") is not None]
+    lines = [
+        "# Tuning report",
+        "",
+        f"Command: `{settings.get('command', 'manage.py tune_model')}`",
+        "",
+        "## Objective and its data",
+        settings.get("objective_doc", ""),
+        "",
+        f"Data: `{settings.get('data')}` (train split, "
+        f"{settings.get('per_class') or 'all'} photos per species), "
+        f"seed {settings.get('seed')}; hold-out: {settings.get('holdout_doc', '')}",
+        "",
+        "## Search space (Hyperopt TPE, 5 random start-up trials)",
+        "",
+        "| parameter | distribution |",
+        "|---|---|",
+        *[f"| {name} | {desc} |" for name, desc in space.items()],
+        "",
+        f"## Trials: {len(records)} finished",
+        f"Mean trial time {np.mean(durations):.1f} s, max {np.max(durations):.1f} s."
+        if durations
+        else "",
+        "",
+        f"Best trial {best['tid']}: loss {best['loss']:.4f}; "
+        + ", ".join(f"{k} {_fmt(v)}" for k, v in sorted(best.get("metrics", {}).items())),
+        "",
+        "| parameter | best value |",
+        "|---|---|",
+        *[f"| {k} | {_fmt(v)} |" for k, v in sorted(best["params"].items())],
+        "",
+        "Top trials:",
+        "",
+        "| trial | loss | " + " | ".join(space) + " |",
+        "|---|---|" + "---|" * len(space),
+        *[
+            f"| {r['tid']} | {r['loss']:.4f} | "
+            + " | ".join(_fmt(r["params"].get(k)) for k in space)
+            + " |"
+            for r in ordered[:10]
+        ],
+        "",
+    ]
+    if best_dir is not None:
+        lines += [
+            f"The best parameters were trained into `{best_dir}` with the pipeline's training code."
+        ]
+        if best_metrics:
+            lines += [
+                "",
+                "Its training-run metrics: "
+                + ", ".join(
+                    f"{k} {_fmt(v)}"
+                    for k, v in sorted(best_metrics.items())
+                    if isinstance(v, int | float)
+                ),
+            ]
+        lines += [""]
+    lines += ["## Figures", ""]
+    lines += [f"### {title}\n\n![{title}]({p.name})\n" for title, p in figures.items()]
+    return "\n".join(lines)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+# --- evaluation --------------------------------------------------------------------------------
+
+
+def plot_confusion(matrix: np.ndarray, names: Sequence[str], path: Path) -> Path:
+    """A (sub-)confusion matrix with counts; rows true, columns predicted."""
+    size = max(5.0, 0.42 * len(names) + 2.5)
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(matrix, cmap="Blues")
+    ax.set_xticks(range(len(names)), [n.title() for n in names], rotation=90, fontsize=7)
+    ax.set_yticks(range(len(names)), [n.title() for n in names], fontsize=7)
+    for (i, j), value in np.ndenumerate(matrix):
+        if value:
+            ax.text(
+                j,
+                i,
+                str(value),
+                ha="center",
+                va="center",
+                fontsize=6,
+                color="white" if value > matrix.max() / 2 else "black",
+            )
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title("Confusions of the worst species (lowest recall) and their look-alikes")
+    return _save(fig, path)
+
+
+def plot_reliability(table: Sequence[dict], path: Path) -> Path:
+    """Reliability diagram: accuracy per confidence bin against the diagonal, with counts."""
+    fig, (ax, ax_count) = plt.subplots(2, 1, figsize=(5.5, 6), height_ratios=[3, 1], sharex=True)
+    centres = [(r["low"] + r["high"]) / 2 for r in table]
+    width = table[0]["high"] - table[0]["low"] if table else 0.1
+    ax.bar(
+        centres,
+        [r["accuracy"] for r in table],
+        width=width * 0.9,
+        color="tab:blue",
+        label="accuracy",
+    )
+    ax.plot([0, 1], [0, 1], "--", color="gray", label="perfect calibration")
+    ax.scatter(
+        [r["confidence"] for r in table if r["count"]],
+        [r["accuracy"] for r in table if r["count"]],
+        color="tab:red",
+        s=12,
+        zorder=3,
+        label="mean confidence",
+    )
+    ax.set_ylabel("accuracy")
+    ax.set_ylim(0, 1)
+    ax.legend(fontsize=8)
+    ax.set_title("Reliability of the top suggestion")
+    ax_count.bar(centres, [r["count"] for r in table], width=width * 0.9, color="tab:gray")
+    ax_count.set_xlabel("confidence")
+    ax_count.set_ylabel("photos")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_misclassified(
+    items: Sequence[tuple[Path, str, str, float]], path: Path, n: int = 24
+) -> Path:
+    """A grid of misclassified photos captioned with the true and predicted names."""
+    from ml.images import load_rgb
+
+    items = sorted(items, key=lambda item: -item[3])[:n]
+    cols = 6
+    rows = max(1, -(-len(items) // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 3.0 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, (photo, true, predicted, confidence) in zip(axes.flat, items, strict=False):
+        ax.imshow(load_rgb(photo))
+        ax.set_title(
+            f"true: {true.title()}\npred: {predicted.title()} ({confidence:.0%})", fontsize=7
+        )
+    if not items:
+        axes.flat[0].text(0.5, 0.5, "no misclassified photos", ha="center", va="center")
+    fig.suptitle("Misclassified photos, most confident mistakes first")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def evaluation_markdown(
+    evaluation: Evaluation, *, model_dir: Path, data: Path, split: str, figures: dict[str, Path]
+) -> str:
+    """report.md of an evaluation."""
+    from ml.evaluate import summary_lines
+
+    lines = [
+        "# Evaluation report",
+        "",
+        f"Model `{model_dir}` on `{data}` split `{split}` ({evaluation.n_photos} photos"
+        + (f", {evaluation.n_negatives} negatives" if evaluation.n_negatives else "")
+        + ").",
+        "",
+        *[f"- {line}" for line in summary_lines(evaluation)],
+        "",
+        "| metric | value |",
+        "|---|---|",
+        *[f"| {k} | {'n/a' if v is None else f'{v:.4f}'} |" for k, v in evaluation.metrics.items()],
+        "",
+        "## Most confused pairs",
+        "",
+        "| true | predicted | photos | share of the true species |",
+        "|---|---|---|---|",
+        *[
+            f"| {p['true'].title()} | {p['predicted'].title()} | {p['count']} "
+            f"| {p['share_of_true']:.0%} |"
+            for p in evaluation.confused_pairs
+        ],
+        "",
+        "## Worst species (per_species.csv has all)",
+        "",
+        "| species | precision | recall | F1 | photos |",
+        "|---|---|---|---|---|",
+        *[
+            f"| {r['species'].title()} | {r['precision']:.2f} | {r['recall']:.2f} "
+            f"| {r['f1']:.2f} | {r['support']} |"
+            for r in evaluation.per_species[:15]
+        ],
+        "",
+        "## Figures",
+        "",
+        *[f"### {title}\n\n![{title}]({p.name})\n" for title, p in figures.items()],
+    ]
+    return "\n".join(lines)

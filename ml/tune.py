@@ -1,0 +1,402 @@
+"""Hyperparameter search for the classifier head: Hyperopt TPE on cached backbone features.
+
+The objective never sees the split the final report uses: it trains on 80% of each species of
+the (subsampled) `train` split and scores the other 20% (stratified hold-out), with the serving
+test-time views. Every finished trial is persisted at once (see `ml.tune_store`), so a killed
+run resumes where it stopped; at the end the best parameters are trained into `RUN_DIR/best/`
+with the pipeline's training code, and `RUN_DIR/report/` holds the figures and `report.md`.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from hyperopt import STATUS_FAIL, STATUS_OK, Trials, fmin, hp, tpe
+from tqdm import tqdm
+
+from ml.data import DatasetError, read_dataset
+from ml.model import DEFAULT_PARAMS, HeadParams
+from ml.tune_store import RunStore, finished_trials, write_atomic, write_json_atomic
+
+if TYPE_CHECKING:
+    from ml.train import Split, TrainingData
+
+HOLDOUT_FRACTION = 0.2
+STARTUP_TRIALS = 5
+TUNED_PARAMS = Path(__file__).with_name("tuned_params.json")
+OBJECTIVE_DOC = (
+    "Loss = 1 - weighted F1 on the hold-out photos (test-time views averaged as in serving); "
+    "early stopping watches the hold-out cross-entropy."
+)
+
+# Parameter -> how its values are drawn (the report shows this table; plots use PARAM_KINDS).
+SPACE_DOC = {
+    "optimizer": "choice: adam, adamw (+ weight_decay), sgd (Nesterov 0.9), rmsprop, nadam",
+    "learning_rate": "loguniform 1e-4 .. 3e-2",
+    "weight_decay": "loguniform 1e-6 .. 1e-2 (adamw only)",
+    "dropout_in": "uniform 0 .. 0.6",
+    "dropout_mid": "uniform 0 .. 0.6",
+    "dense1": "choice 256, 512, 1024",
+    "dense2": "quniform 128 .. 512, step 128",
+    "label_smoothing": "uniform 0 .. 0.3",
+    "batch_size": "choice 64, 128, 256",
+    "epochs": "quniform 10 .. 30, step 5",
+    "patience": "quniform 3 .. 8, step 1",
+}
+PARAM_KINDS = {
+    "optimizer": "choice",
+    "learning_rate": "log",
+    "weight_decay": "log",
+    "dropout_in": "linear",
+    "dropout_mid": "linear",
+    "dense1": "choice",
+    "dense2": "linear",
+    "label_smoothing": "linear",
+    "batch_size": "choice",
+    "epochs": "linear",
+    "patience": "linear",
+}
+INT_PARAMS = ("dense1", "dense2", "batch_size", "epochs", "patience")
+
+
+def search_space() -> dict[str, Any]:
+    """The Hyperopt space; the optimizer is a nested choice (weight decay only for AdamW)."""
+    optimizers = [
+        {"optimizer": "adam"},
+        {
+            "optimizer": "adamw",
+            "weight_decay": hp.loguniform("weight_decay", math.log(1e-6), math.log(1e-2)),
+        },
+        {"optimizer": "sgd"},
+        {"optimizer": "rmsprop"},
+        {"optimizer": "nadam"},
+    ]
+    return {
+        "optimizer": hp.choice("optimizer", optimizers),
+        "learning_rate": hp.loguniform("learning_rate", math.log(1e-4), math.log(3e-2)),
+        "dropout_in": hp.uniform("dropout_in", 0.0, 0.6),
+        "dropout_mid": hp.uniform("dropout_mid", 0.0, 0.6),
+        "dense1": hp.choice("dense1", [256, 512, 1024]),
+        "dense2": hp.quniform("dense2", 128, 512, 128),
+        "label_smoothing": hp.uniform("label_smoothing", 0.0, 0.3),
+        "batch_size": hp.choice("batch_size", [64, 128, 256]),
+        "epochs": hp.quniform("epochs", 10, 30, 5),
+        "patience": hp.quniform("patience", 3, 8, 1),
+    }
+
+
+def to_params(sample: dict[str, Any]) -> dict[str, Any]:
+    """A drawn sample -> flat, JSON-able `HeadParams` keyword arguments."""
+    flat = {k: v for k, v in sample.items() if k != "optimizer"}
+    flat.update(sample["optimizer"])
+    for name in INT_PARAMS:
+        flat[name] = round(float(flat[name]))
+    return {k: (v if isinstance(v, str | int) else float(v)) for k, v in sorted(flat.items())}
+
+
+def stratified_holdout(
+    labels: np.ndarray, fraction: float = HOLDOUT_FRACTION, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """(fit, hold-out) indices: `fraction` of each species' photos (at least one) held out."""
+    rng = np.random.default_rng(seed)
+    fit, hold = [], []
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        n_hold = max(1, round(len(members) * fraction)) if len(members) > 1 else 0
+        hold += members[:n_hold].tolist()
+        fit += members[n_hold:].tolist()
+    return np.array(sorted(fit)), np.array(sorted(hold))
+
+
+@dataclass
+class SearchResult:
+    trials: Trials
+    ran: int
+    seconds: float
+
+    @property
+    def best(self) -> dict:
+        return min(finished_trials(self.trials), key=lambda t: t["result"]["loss"])
+
+
+def search(
+    store: RunStore,
+    trials: Trials,
+    objective: Callable[[dict], dict],
+    max_evals: int,
+    seed: int = 0,
+    progress: bool = True,
+) -> SearchResult:
+    """Run TPE until `trials` holds `max_evals` trials, persisting each one as it finishes.
+
+    fmin is called for one trial at a time with a seed derived from the trial number, so a
+    resumed run draws what an uninterrupted one would have drawn next.
+    """
+    logging.getLogger("hyperopt").setLevel(logging.WARNING)  # per-trial chatter; the bar says it
+    algo = functools.partial(tpe.suggest, n_startup_jobs=STARTUP_TRIALS)
+    space = search_space()
+    started = time.perf_counter()
+    ran = 0
+    bar = tqdm(
+        total=max_evals,
+        initial=len(trials.trials),
+        desc="trials",
+        unit="trial",
+        disable=not progress,
+    )
+    _show_best(bar, trials)
+    while len(trials.trials) < max_evals:
+        fmin(
+            objective,
+            space,
+            algo=algo,
+            max_evals=len(trials.trials) + 1,
+            trials=trials,
+            rstate=np.random.default_rng(seed + len(trials.trials)),
+            show_progressbar=False,
+        )
+        store.save(trials)
+        trial = trials.trials[-1]
+        if trial["result"].get("status") == STATUS_OK:
+            store.append(trial)
+        ran += 1
+        bar.update(1)
+        _show_best(bar, trials)
+    bar.close()
+    return SearchResult(trials, ran, time.perf_counter() - started)
+
+
+def _show_best(bar: tqdm, trials: Trials) -> None:
+    done = finished_trials(trials)
+    if done:
+        bar.set_postfix(best=f"{min(t['result']['loss'] for t in done):.4f}")
+
+
+# --- the objective on cached features ----------------------------------------------------------
+
+
+def tuning_split(data: Path, seed: int = 0, per_class: int | None = None) -> Split:
+    """The photos `train_model --per-class` would train on, split into a part to fit and a
+    stratified hold-out to score: the data set's `valid`/`test` splits are never read."""
+    from ml.train import Split, choose_split
+
+    dataset = read_dataset(data)
+    if not dataset.samples("train"):
+        raise DatasetError(f"{data} has no train split to tune on.")
+    pool = choose_split(dataset, seed, per_class).train
+    labels = np.array([dataset.species.index(s.species) for s in pool])
+    fit, hold = stratified_holdout(labels, HOLDOUT_FRACTION, seed)
+    note = (
+        f"stratified {HOLDOUT_FRACTION:.0%} of each species' train photos held out "
+        f"({len(fit)} photos fit, {len(hold)} scored, {len(dataset.species)} species); "
+        "the valid and test splits are never read while tuning"
+    )
+    return Split(
+        [pool[i] for i in fit], [pool[i] for i in hold], note, "train (stratified hold-out)"
+    )
+
+
+def load_tuning_data(split: Split, progress: bool = True) -> TrainingData:
+    """Features of every training view of the fit photos and the test-time views of the
+    hold-out, from the pipeline's feature cache."""
+    from ml.features import default_extractor
+    from ml.train import training_data
+
+    return training_data(split, DEFAULT_PARAMS, default_extractor(), progress=progress)
+
+
+def make_objective(data: TrainingData, seed: int = 0) -> Callable[[dict], dict]:
+    """Hyperopt objective: train a head with the drawn parameters, score the hold-out."""
+
+    def objective(sample: dict) -> dict:
+        params = to_params(sample)
+        started = time.perf_counter()
+        try:
+            outcome = fit_and_score(data, params, seed)
+        except (ValueError, FloatingPointError) as exc:
+            return {"status": STATUS_FAIL, "params": params, "error": str(exc)}
+        duration = time.perf_counter() - started
+        return {"status": STATUS_OK, "params": params, "duration_s": duration, **outcome}
+
+    return objective
+
+
+def fit_and_score(data: TrainingData, params: dict[str, Any], seed: int) -> dict:
+    """Loss, metrics and history of one parameter set: trained and scored exactly as
+    `train_model` trains and serves (all training views, test-time views averaged)."""
+    from sklearn.metrics import f1_score
+
+    from ml.train import fit_head, head_logits
+
+    head_params = HeadParams(**{**DEFAULT_PARAMS.to_dict(), **params})
+    head, history = fit_head(data, head_params, seed, verbose=0)
+    val_loss = history.get("val_loss", [])
+    if not np.all(np.isfinite(val_loss)):
+        raise FloatingPointError("training diverged (non-finite hold-out loss)")
+    predicted = head_logits(head, data.x_held[:, : head_params.tta_views]).argmax(axis=1)
+    weighted_f1 = float(f1_score(data.y_held, predicted, average="weighted", zero_division=0))
+    return {
+        "loss": 1.0 - weighted_f1,
+        "metrics": {
+            "holdout_weighted_f1": weighted_f1,
+            "holdout_accuracy": float((predicted == data.y_held).mean()),
+            "holdout_best_val_loss": float(np.min(val_loss)),
+            "epochs_run": len(val_loss),
+        },
+        "history": history,
+    }
+
+
+def start_or_resume(
+    *,
+    run_dir: Path,
+    data: Path | None = None,
+    per_class: int | None = None,
+    seed: int = 0,
+    resume: bool = False,
+    command: str = "",
+) -> tuple[RunStore, Trials, dict]:
+    """A new run folder, or a reloaded one (its settings are the ones it was started with)."""
+    from datetime import UTC, datetime
+
+    store = RunStore(run_dir)
+    if resume:
+        return store, store.load(), store.settings()
+    if data is None:
+        raise ValueError("a new tuning run needs --data")
+    store.check_new()
+    settings = {
+        "command": command,
+        "data": str(Path(data).resolve()),
+        "per_class": per_class,
+        "seed": seed,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "objective_doc": OBJECTIVE_DOC,
+        "holdout_doc": tuning_split(Path(data), seed, per_class).note,
+    }
+    return store, store.create(settings), settings
+
+
+def run_search(
+    store: RunStore, trials: Trials, settings: dict, max_evals: int, progress: bool = True
+) -> SearchResult:
+    """Load the cached features and search until the run holds `max_evals` trials."""
+    split = tuning_split(Path(settings["data"]), settings["seed"], settings["per_class"])
+    data = load_tuning_data(split, progress)
+    objective = make_objective(data, settings["seed"])
+    return search(store, trials, objective, max_evals, settings["seed"], progress)
+
+
+def train_best(settings: dict, params: dict, out: Path, progress: bool = True) -> Path:
+    """The best parameters trained by the pipeline (`ml.train.train_model`, as `train_model`
+    does) on the run's data: `<out>/<version>/`."""
+    from ml.train import train_model
+
+    return train_model(
+        settings["data"],
+        out,
+        params=HeadParams(**{**DEFAULT_PARAMS.to_dict(), **params}),
+        seed=settings["seed"],
+        per_class=settings["per_class"],
+        progress=progress,
+        log=print if progress else (lambda *_: None),
+    )
+
+
+def best_record(store: RunStore) -> dict:
+    records = store.records()
+    if not records:
+        raise ValueError(f"{store.root} has no finished trial.")
+    return min(records, key=lambda r: r["loss"])
+
+
+def write_report(
+    store: RunStore, best_dir: Path | None = None, best_metrics: dict | None = None
+) -> Path:
+    """RUN_DIR/report/: loss per trial, loss against each parameter, learning curves, report.md."""
+    from ml import report
+
+    records = store.records()
+    out = store.root / "report"
+    figures = {
+        "Loss per trial": report.plot_trial_losses(records, out / "loss_per_trial.png"),
+        "Loss against each parameter": report.plot_loss_vs_params(
+            records, PARAM_KINDS, out / "loss_vs_params.png"
+        ),
+        "Learning curves of the best trials": report.plot_learning_curves(
+            records, out / "learning_curves.png"
+        ),
+    }
+    text = report.tuning_markdown(
+        settings=store.settings(),
+        space=SPACE_DOC,
+        records=records,
+        figures=figures,
+        best_dir=best_dir,
+        best_metrics=best_metrics,
+    )
+    write_atomic(out / "report.md", text.encode())
+    return out / "report.md"
+
+
+def write_tuned_params(
+    params: dict, *, command: str, objective: float, notes: dict, path: Path = TUNED_PARAMS
+) -> None:
+    """The committed defaults file: the parameters and how they were found."""
+    from datetime import date
+
+    write_json_atomic(
+        path,
+        {
+            "params": params,
+            "command": command,
+            "date": date.today().isoformat(),
+            "objective": {"description": OBJECTIVE_DOC, "loss": objective},
+            **notes,
+        },
+    )
+
+
+def tuning_benchmark(
+    data: Path, trials: int = 30, per_class: int = 25, seed: int = 0, cache_dir: Path | None = None
+) -> dict:
+    """Figures for `bench_ml`: building the feature cache of the tuning photos (empty
+    `cache_dir` = from scratch), then `trials` TPE trials on the warm cache."""
+    import tempfile
+
+    from ml.features import default_extractor
+    from ml.train import training_data
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store, state, _ = start_or_resume(
+            run_dir=Path(tmp) / "run", data=data, per_class=per_class, seed=seed
+        )
+        split = tuning_split(Path(data), seed, per_class)
+        started = time.perf_counter()
+        tuning = training_data(
+            split, DEFAULT_PARAMS, default_extractor(), cache_dir, progress=False
+        )
+        cache_seconds = time.perf_counter() - started
+        result = search(store, state, make_objective(tuning, seed), trials, seed, progress=False)
+    durations = [t["result"]["duration_s"] for t in finished_trials(result.trials)]
+    return {
+        "data": str(data),
+        "per_class": per_class,
+        "photos": len(split.train) + len(split.held),
+        "train_views": DEFAULT_PARAMS.train_views,
+        "feature_cache_seconds": round(cache_seconds, 1),
+        "trials": len(result.trials.trials),
+        "search_seconds": round(result.seconds, 1),
+        "trial_seconds_mean": round(float(np.mean(durations)), 2),
+        "trial_seconds_max": round(float(np.max(durations)), 2),
+        "best_loss": round(result.best["result"]["loss"], 4),
+        "best_params": result.best["result"]["params"],
+    }

@@ -1,0 +1,149 @@
+"""Tuning: search space, hold-out, crash-safe persistence and resume (fast, with a toy
+objective), and a real `tune_model` run killed with SIGKILL and resumed (slow)."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hyperopt import STATUS_OK
+from hyperopt.pyll.stochastic import sample
+
+from ml.model import HeadParams
+from ml.tune import search, search_space, stratified_holdout, to_params
+from ml.tune_store import RunError, RunStore
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def toy_objective(drawn: dict) -> dict:
+    params = to_params(drawn)
+    loss = abs(np.log10(params["learning_rate"]) + 3) + params["dropout_in"]
+    return {
+        "status": STATUS_OK,
+        "loss": loss,
+        "params": params,
+        "duration_s": 0.0,
+        "history": {"loss": [1.0, 0.5], "val_loss": [1.1, 0.7]},
+        "metrics": {"m": 1.0},
+    }
+
+
+def test_every_drawn_sample_is_valid_head_params() -> None:
+    rng = np.random.default_rng(0)
+    seen = set()
+    for _ in range(200):
+        params = to_params(sample(search_space(), rng=rng))
+        HeadParams(**params)
+        assert ("weight_decay" in params) == (params["optimizer"] == "adamw")
+        json.dumps(params)
+        seen.add(params["optimizer"])
+    assert seen == {"adam", "adamw", "sgd", "rmsprop", "nadam"}
+
+
+def test_stratified_holdout_takes_a_fifth_of_each_species() -> None:
+    labels = np.repeat(np.arange(4), 25)
+    fit, hold = stratified_holdout(labels, 0.2, seed=1)
+    assert sorted(np.concatenate([fit, hold]).tolist()) == list(range(100))
+    assert np.bincount(labels[hold]).tolist() == [5, 5, 5, 5]
+    assert np.array_equal(hold, stratified_holdout(labels, 0.2, seed=1)[1])
+
+
+def test_search_persists_each_trial_and_resumes_to_the_total(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "run")
+    trials = store.create({"seed": 0})
+    search(store, trials, toy_objective, max_evals=4, progress=False)
+    assert [r["tid"] for r in store.records()] == [0, 1, 2, 3]
+    with pytest.raises(RunError):
+        store.create({})
+    resumed = store.load()
+    result = search(store, resumed, toy_objective, max_evals=7, progress=False)
+    assert result.ran == 3
+    records = store.records()
+    assert [r["tid"] for r in records] == list(range(7))
+    assert set(records[0]) >= {"params", "loss", "metrics", "history", "duration_s"}
+
+
+def test_same_seed_draws_the_same_trials_whether_resumed_or_not(tmp_path: Path) -> None:
+    straight = RunStore(tmp_path / "a")
+    search(straight, straight.create({}), toy_objective, max_evals=6, progress=False)
+    split = RunStore(tmp_path / "b")
+    search(split, split.create({}), toy_objective, max_evals=3, progress=False)
+    search(split, split.load(), toy_objective, max_evals=6, progress=False)
+    assert [r["params"] for r in straight.records()] == [r["params"] for r in split.records()]
+
+
+def test_log_is_rederived_from_the_pickle_on_resume(tmp_path: Path) -> None:
+    """A kill after the pickle but before the JSON line, or a torn last line, loses nothing."""
+    store = RunStore(tmp_path / "run")
+    search(store, store.create({}), toy_objective, max_evals=3, progress=False)
+    lines = store.jsonl_path.read_text().splitlines()
+    store.jsonl_path.write_text(lines[0] + "\n" + lines[1][:20])
+    assert len(store.records()) == 1
+    store.load()
+    assert [r["tid"] for r in store.records()] == [0, 1, 2]
+
+
+def test_a_corrupt_pickle_is_a_clear_error(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "run")
+    store.create({})
+    store.pickle_path.write_bytes(b"not a pickle")
+    with pytest.raises(RunError, match="cannot be read"):
+        store.load()
+
+
+def _trial_lines(path: Path) -> int:
+    return len(path.read_text().splitlines()) if path.is_file() else 0
+
+
+@pytest.mark.slow
+def test_tune_model_killed_with_sigkill_resumes(tmp_path: Path, shared_data: Path) -> None:
+    """A real run on 5 cub100 species, killed after its 3rd trial, resumed to 6 trials."""
+    source = shared_data / "cub100" / "train"
+    data = tmp_path / "data" / "train"
+    for name in sorted(p.name for p in source.iterdir())[:5]:
+        (data / name).mkdir(parents=True)
+        for photo in sorted((source / name).iterdir())[:10]:
+            os.link(photo, data / name / photo.name)
+    run = tmp_path / "run"
+    manage = [sys.executable, str(REPO / "manage.py"), "tune_model", "--trials", "6", "--no-train"]
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "birdsite.test_settings"}
+    process = subprocess.Popen(
+        [*manage, "--data", str(data.parent), "--out", str(run)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 240
+    while _trial_lines(run / "trials.jsonl") < 3:
+        assert process.poll() is None, "tune_model ended before its 3rd trial"
+        assert time.monotonic() < deadline, "no 3rd trial in time"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done = _trial_lines(run / "trials.jsonl")
+    with open(run / "trials.pkl", "rb") as handle:
+        saved = len(pickle.load(handle).trials)
+    assert saved >= 3 and done >= 3 and saved <= 6
+
+    result = subprocess.run(
+        [*manage, "--resume", str(run)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    records = [json.loads(line) for line in (run / "trials.jsonl").read_text().splitlines()]
+    assert [r["tid"] for r in records] == list(range(6))
+    assert "report:" in result.stdout and (run / "report" / "report.md").is_file()
