@@ -58,7 +58,9 @@ class RequestLogMiddleware:
         started = time.perf_counter()
         try:
             response = self.get_response(request)
-            user = getattr(request, "user", None)
+            # Only a user the request already loaded: logging must not query a database
+            # that may be the very thing failing.
+            user = getattr(request, "_cached_user", None)
             if user is not None and user.is_authenticated:
                 _user_id.set(str(user.pk))
             response["X-Request-ID"] = _request_id.get()

@@ -17,6 +17,9 @@ import pytest
 
 from birdsite.settings import s3_storage
 
+# A small real model trained once per session (slow tier only).
+pytest_plugins = ["tests.model_fixtures"]
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
 S3_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}

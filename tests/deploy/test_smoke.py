@@ -25,7 +25,6 @@ import requests
 
 from tests.conftest import REPO, S3_CREDENTIALS, bucket_keys, free_port, wait_for_port, which
 from tests.deploy import files
-from tests.model_fixtures import small_model_dir  # noqa: F401 (the session fixture)
 
 pytestmark = pytest.mark.slow
 
@@ -92,7 +91,7 @@ def deployment(
     database: str,
     s3_endpoint: str,
     s3_client,
-    small_model_dir: Path,  # noqa: F811
+    small_model_dir: Path,
 ) -> Iterator[Deployment]:
     root = tmp_path_factory.mktemp("deploy")
     logs = root / "logs"  # gunicorn's and nginx's output, to read when something fails

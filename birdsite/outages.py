@@ -1,0 +1,89 @@
+"""Database and storage outages become a clear 503 (JSON under /api/, a small page elsewhere).
+
+Install it outside the session and authentication middleware (right inside the request log,
+which itself must touch no database). Views' exceptions are caught in `process_exception`; an
+outage raised by another middleware (a session save, say) has already been turned into a 500 by
+Django when it reaches us, so a `got_request_exception` receiver marks the request and
+`__call__` swaps that 500 for the 503.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+
+from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.exceptions import HTTPClientError
+from django.core.signals import got_request_exception
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template.loader import render_to_string
+
+from classifier.uploads import StorageUnavailable
+
+logger = logging.getLogger("birdsite.outages")
+
+RETRY_AFTER_SECONDS = 10
+MESSAGES = {
+    "database": "The database is unavailable right now. Please try again in a moment.",
+    "storage": StorageUnavailable.message,
+}
+_MARK = "_birdsite_outage"
+
+
+def outage_kind(exc: BaseException | None) -> str | None:
+    """ "database" or "storage" when `exc` (or what caused it) is an outage, else None."""
+    while exc is not None:
+        if isinstance(exc, (OperationalError, InterfaceError)):
+            return "database"
+        if isinstance(exc, (StorageUnavailable, BotoConnectionError, HTTPClientError)):
+            return "storage"
+        exc = exc.__cause__
+    return None
+
+
+def outage_response(request: HttpRequest, kind: str) -> HttpResponse:
+    """The 503 itself: never touches the database (no user, no session, no context processors)."""
+    message = MESSAGES[kind]
+    if request.path.startswith("/api/"):
+        response: HttpResponse = JsonResponse(
+            {"detail": message, "code": f"{kind}_unavailable"}, status=503
+        )
+    else:
+        response = HttpResponse(render_to_string("503.html", {"message": message}), status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def _mark_outage(sender: object, request: HttpRequest | None = None, **kwargs: object) -> None:
+    """Remember an outage Django is about to turn into a 500 (sent inside its `except`)."""
+    kind = outage_kind(sys.exc_info()[1])
+    if request is not None and kind is not None:
+        setattr(request, _MARK, kind)
+
+
+class OutageMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        got_request_exception.connect(_mark_outage, dispatch_uid="birdsite.outages")
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        kind = getattr(request, _MARK, None)
+        if kind is not None and response.status_code == 500:
+            return outage_response(request, kind)
+        return response
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        kind = outage_kind(exception)
+        if kind is None:
+            return None
+        logger.warning(
+            "%s outage: %s: %s",
+            kind,
+            type(exception).__name__,
+            exception,
+            extra={"outage": kind, "path": request.path},
+        )
+        return outage_response(request, kind)

@@ -1,0 +1,71 @@
+"""Serving benchmark on the real stack (`birdsite.bench_serve`): prints and saves JSON figures."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from birdsite import bench_serve
+from ml.config import shared_data_dir
+
+
+class Command(BaseCommand):
+    help = (
+        "Start gunicorn (the project's config) on a fresh PostgreSQL database and a moto S3 "
+        "server, load it with concurrent clients (predict 224 px, predict phone-size, create "
+        "sighting) and report latency, throughput, errors, lost sightings and worker memory."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--model", type=Path, help="model directory (default: the active one)")
+        parser.add_argument("--workers", type=int, default=2)
+        parser.add_argument("--threads", type=int, help="per worker (default: gunicorn config)")
+        parser.add_argument("--clients", type=int, default=4)
+        parser.add_argument("--duration", type=float, default=20.0, help="seconds per phase")
+        parser.add_argument("--litert-threads", type=int, help="default: BIRDSITE_LITERT_THREADS")
+        parser.add_argument("--rate", default="1000000/min", help="the bench user's predict rate")
+        parser.add_argument(
+            "--admin-database",
+            default="postgresql://postgres@127.0.0.1:5432/postgres",
+            help="PostgreSQL where the throwaway bench database is created",
+        )
+        parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", ""))
+        parser.add_argument("--photos", type=Path, default=shared_data_dir() / "birds525" / "valid")
+        parser.add_argument("--out", type=Path, default=settings.DATA_DIR / "bench" / "serve.json")
+
+    def handle(self, *args, **options) -> None:
+        model_dir = options["model"] or _active_model_dir()
+        if not (model_dir / "model.tflite").is_file():
+            raise CommandError(f"not a model directory: {model_dir}")
+        bench = bench_serve.BenchSettings(
+            model_dir=model_dir.resolve(),
+            model_version=bench_serve.model_version(model_dir),
+            photos_dir=options["photos"],
+            out=options["out"],
+            admin_database=options["admin_database"],
+            redis_url=options["redis_url"],
+            workers=options["workers"],
+            threads=options["threads"],
+            clients=options["clients"],
+            duration_s=options["duration"],
+            litert_threads=options["litert_threads"],
+            predict_user_rate=options["rate"],
+        )
+        figures = bench_serve.run(bench, echo=self.stderr.write)
+        text = json.dumps(figures, indent=2)
+        bench.out.parent.mkdir(parents=True, exist_ok=True)
+        bench.out.write_text(text + "\n")
+        self.stdout.write(text)
+
+
+def _active_model_dir() -> Path:
+    from classifier.predictor import active_model_dir
+
+    model_dir = active_model_dir()
+    if model_dir is None:
+        raise CommandError("no active model: pass --model DIR")
+    return model_dir

@@ -1,0 +1,57 @@
+"""`manage.py bench_serve` end to end, briefly: the stack starts, every figure comes out, and
+its throwaway database is dropped."""
+
+from __future__ import annotations
+
+import json
+
+import psycopg
+import pytest
+from django.core.management import call_command
+
+from .conftest import admin_database
+
+pytestmark = pytest.mark.slow
+
+REQUIRED = [
+    "predict_224.p50_ms",
+    "predict_224.p95_ms",
+    "predict_224.p99_ms",
+    "predict_224.requests_per_s",
+    "predict_224.errors",
+    "predict_phone.p50_ms",
+    "create.requests_per_s",
+    "create.errors",
+    "create.lost",
+    "worker_peak_rss_mb",
+]
+
+
+def bench_databases() -> set[str]:
+    with psycopg.connect(admin_database()) as conn:
+        rows = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'birdsite_bench_%'")
+        return {name for (name,) in rows}
+
+
+def test_bench_serve_reports_every_figure(tmp_path, small_model_dir, capsys):
+    databases_before = bench_databases()
+    out = tmp_path / "serve.json"
+    call_command(
+        "bench_serve",
+        model=small_model_dir,
+        clients=2,
+        duration=2,
+        litert_threads=1,
+        admin_database=admin_database(),
+        out=out,
+    )
+    figures = json.loads(out.read_text())
+    assert json.loads(capsys.readouterr().out) == figures
+    assert all(key in figures for key in REQUIRED)
+    assert figures["predict_224.errors"] == figures["create.errors"] == figures["create.lost"] == 0
+    assert figures["predict_224.requests_per_s"] > 0 and figures["create.created"] > 0
+    assert 50 < figures["worker_peak_rss_mb"] < 2000
+    settings = figures["settings"]
+    assert (settings["workers"], settings["clients"], settings["litert_threads"]) == (2, 2, 1)
+    assert settings["model_version"] and settings["predict_user_rate"]
+    assert bench_databases() == databases_before
