@@ -1,0 +1,45 @@
+"""Train a classifier on a BIRDS-525-layout folder and write a model directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+
+class Command(BaseCommand):
+    help = "Train the species head on cached backbone features; write data_dir()/models/<version>."
+
+    def add_arguments(self, parser):
+        parser.add_argument("data", help="data set folder (train/valid/test and/or birds.csv)")
+        parser.add_argument(
+            "--out", help="folder to create the model directory in (default: models dir)"
+        )
+        parser.add_argument("--params", help="JSON file of head/training parameters (see ml.model)")
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--per-class", type=int, help="at most N training photos per species")
+        parser.add_argument("--species", nargs="+", help="only these species (by name)")
+        parser.add_argument("--activate", action="store_true", help="make it the served model")
+
+    def handle(self, *args, data, out, params, seed, per_class, species, activate, **options):
+        from ml.data import DatasetError
+        from ml.model import load_params
+        from ml.registry import activate as activate_model
+        from ml.train import train_model
+
+        try:
+            model_dir = train_model(
+                Path(data),
+                Path(out) if out else None,
+                load_params(params),
+                seed,
+                species,
+                per_class,
+                log=self.stdout.write,
+            )
+        except (DatasetError, ValueError, FileNotFoundError) as exc:
+            raise CommandError(str(exc)) from exc
+        if activate:
+            activate_model(model_dir, Path(out) if out else None)
+            self.stdout.write(f"Activated {model_dir.name}.")
+        self.stdout.write(self.style.SUCCESS(str(model_dir)))

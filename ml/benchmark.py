@@ -1,0 +1,232 @@
+"""The classifier's acceptance figures, measured on the development photos.
+
+`run_benchmark` returns a dict of sections (each a dict of figures), so later sections (tuning,
+promotion) can be added beside these without changing them.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from ml.config import shared_data_dir
+from ml.data import read_dataset
+from ml.features import Extractor, default_extractor, extract
+from ml.model import DEFAULT_PARAMS, HeadParams
+
+ROTATIONS = 5
+CUB_PER_CLASS = 25
+# skimage's bundled (never downloaded) photos without a bird: the first group may be looked at
+# when choosing thresholds, the second only measures.
+NON_BIRD_PICK = ("camera", "coins", "moon", "page", "text", "astronaut", "coffee")
+NON_BIRD_TEST = (
+    "chelsea",
+    "rocket",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "clock",
+    "grass",
+    "gravel",
+    "brick",
+    "logo",
+    "colorwheel",
+    "horse",
+    "checkerboard",
+)
+
+
+def features_speed(paths: list[Path], extractor: Extractor, views: int = 1) -> dict:
+    """Images per second on an empty (temporary) cache."""
+    with tempfile.TemporaryDirectory() as cache:
+        result = extract(paths, views, extractor, Path(cache), progress=True)
+    return {
+        "images": len(result.kept),
+        "views": views,
+        "seconds": round(result.seconds, 2),
+        "images_per_s": round(len(result.kept) / result.seconds, 1),
+    }
+
+
+def default_training(
+    birds525: Path, params: HeadParams, extractor: Extractor, cache: Path, out: Path, log: Callable
+) -> tuple[Path, dict]:
+    """Train the default 525-species model from an empty feature cache; time it."""
+    from ml.train import train_model
+
+    started = time.perf_counter()
+    model_dir = train_model(birds525, out, params, extractor=extractor, cache_dir=cache, log=log)
+    return model_dir, {"seconds": round(time.perf_counter() - started, 1), "model": model_dir.name}
+
+
+def birds525_rotations(
+    birds525: Path, params: HeadParams, extractor: Extractor, cache: Path, log: Callable
+) -> dict:
+    """Mean accuracy over 5 rotations: photo r of each species checks, the others train."""
+    from ml.train import TrainingData, fit_head, head_logits
+
+    dataset = read_dataset(birds525)
+    samples = [s for split in dataset.splits.values() for s in split]
+    views = max(params.train_views, params.tta_views)
+    feats = extract([s.path for s in samples], views, extractor, cache, progress=False)
+    kept = [samples[i] for i in feats.kept]
+    index = {n: i for i, n in enumerate(dataset.species)}
+    labels = np.array([index[s.species] for s in kept])
+    rank = _rank_within_species(kept)
+    accuracies = []
+    for r in range(ROTATIONS):
+        held, train = rank == r, rank != r
+        data = TrainingData(
+            dataset.species,
+            feats.pooled[train][:, : params.train_views],
+            labels[train],
+            feats.pooled[held][:, : params.tta_views],
+            labels[held],
+            feats.bird[train, 0],
+            feats.bird[held, 0],
+        )
+        head, _ = fit_head(data, params, seed=r, verbose=0)
+        accuracy = float((head_logits(head, data.x_held).argmax(1) == data.y_held).mean())
+        log(f"birds525 rotation {r + 1}/{ROTATIONS}: accuracy {accuracy:.3f}")
+        accuracies.append(accuracy)
+    return {
+        "rotations": accuracies,
+        "mean_accuracy": float(np.mean(accuracies)),
+        "bird_mass": feats.bird[:, 0],
+    }
+
+
+def _rank_within_species(samples: list) -> np.ndarray:
+    seen: dict[str, int] = {}
+    ranks = []
+    for s in samples:
+        ranks.append(seen.get(s.species, 0) % ROTATIONS)
+        seen[s.species] = seen.get(s.species, 0) + 1
+    return np.array(ranks)
+
+
+def cub100(
+    cub: Path, params: HeadParams, extractor: Extractor, cache: Path, out: Path, log: Callable
+) -> dict:
+    """25 train photos per species, judged on `valid` (which also drives early stopping)."""
+    import json
+
+    from ml.train import train_model
+
+    model_dir = train_model(
+        cub, out, params, per_class=CUB_PER_CLASS, extractor=extractor, cache_dir=cache, log=log
+    )
+    metrics = json.loads((model_dir / "metrics.json").read_text())
+    return {
+        "per_class": CUB_PER_CLASS,
+        "valid_photos": metrics["held_out_photos"],
+        "weighted_f1": metrics["weighted_f1"],
+        "accuracy": metrics["accuracy"],
+        "no_bird_rate": metrics["no_bird_rate"],
+        "uncertain_rate": metrics["uncertain_rate"],
+    }
+
+
+def skimage_photos(names: tuple[str, ...]) -> dict[str, Image.Image]:
+    """skimage's bundled images as PIL images (bool and grey ones made 8-bit)."""
+    import skimage.data
+
+    photos = {}
+    for name in names:
+        array = np.asarray(getattr(skimage.data, name)())
+        if array.dtype == bool:
+            array = array.astype(np.uint8) * 255
+        photos[name] = Image.fromarray(array)
+    return photos
+
+
+def non_bird_masses(extractor: Extractor, names: tuple[str, ...]) -> dict[str, float]:
+    """ImageNet bird mass of each photo (what the no_bird verdict thresholds)."""
+    from ml.images import load_rgb
+
+    return {
+        name: float(extractor(load_rgb(photo)[None])[1][0])
+        for name, photo in skimage_photos(names).items()
+    }
+
+
+def run_benchmark(
+    params: HeadParams = DEFAULT_PARAMS, data_root: Path | None = None, log: Callable = print
+) -> dict:
+    """All sections; models and caches go to a temp dir that is removed at the end."""
+    import json
+
+    root = data_root or shared_data_dir()
+    birds525, cub = root / "birds525", root / "cub100"
+    extractor = default_extractor()
+    report: dict = {"params": params.to_dict()}
+    with tempfile.TemporaryDirectory(prefix="bench-ml-") as tmp:
+        tmp_path = Path(tmp)
+        cache, out = tmp_path / "features", tmp_path / "models"
+        paths = [s.path for s in read_dataset(birds525).samples("valid")][:300]
+        report["features"] = {
+            "plain": features_speed(paths, extractor, 1),
+            "training_views": features_speed(paths[:100], extractor, params.train_views),
+        }
+        log(f"features: {report['features']['plain']['images_per_s']} images/s (plain view)")
+
+        model_dir, report["default_training"] = default_training(
+            birds525, params, extractor, cache, out, log
+        )
+        calibration = json.loads((model_dir / "calibration.json").read_text())
+        threshold = calibration["no_bird_threshold"]
+
+        rotations = birds525_rotations(birds525, params, extractor, cache, log)
+        birds_mass = rotations.pop("bird_mass")
+        report["birds525"] = {**rotations, "no_bird_rate": float((birds_mass < threshold).mean())}
+        report["cub100"] = cub100(cub, params, extractor, cache, out, log)
+
+        pick = non_bird_masses(extractor, NON_BIRD_PICK)
+        test = non_bird_masses(extractor, NON_BIRD_TEST)
+        report["non_bird"] = {
+            "no_bird_threshold": threshold,
+            "pick_bird_mass": pick,
+            "test_bird_mass": test,
+            "pick_rejection": float(np.mean([m < threshold for m in pick.values()])),
+            "test_rejection": float(np.mean([m < threshold for m in test.values()])),
+        }
+    return report
+
+
+def summary(report: dict) -> list[str]:
+    """The acceptance figures, one line each."""
+    lines = []
+    if "features" in report:
+        f = report["features"]
+        lines.append(
+            f"feature extraction: {f['plain']['images_per_s']} images/s (1 view), "
+            f"{f['training_views']['images_per_s']} images/s ({f['training_views']['views']} views)"
+        )
+    if "default_training" in report:
+        lines.append(
+            "default 525-species model from an empty cache: "
+            f"{report['default_training']['seconds']} s"
+        )
+    if "cub100" in report:
+        c = report["cub100"]
+        lines.append(
+            f"cub100 ({c['per_class']}/species) weighted F1 {c['weighted_f1']:.3f}, "
+            f"no_bird {c['no_bird_rate']:.1%}"
+        )
+    if "birds525" in report:
+        b = report["birds525"]
+        lines.append(
+            f"birds525 {ROTATIONS}-rotation mean accuracy {b['mean_accuracy']:.3f}, "
+            f"no_bird {b['no_bird_rate']:.1%}"
+        )
+    if "non_bird" in report:
+        n = report["non_bird"]
+        lines.append(
+            f"non-bird photos answered no_bird: {n['test_rejection']:.0%} "
+            f"(held-out set), {n['pick_rejection']:.0%} (pick set)"
+        )
+    return lines

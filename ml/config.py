@@ -1,0 +1,29 @@
+"""Where build outputs live: one data dir (env BIRDSITE_DATA_DIR, default <repo>/var)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def data_dir() -> Path:
+    """The root of everything rebuilt by commands (backbone, features, models)."""
+    env = os.environ.get("BIRDSITE_DATA_DIR")
+    return Path(env).expanduser().resolve() if env else REPO_ROOT / "var"
+
+
+def models_dir() -> Path:
+    """Model directories (`<version>/`) and the `active` / `previous` symlinks."""
+    return data_dir() / "models"
+
+
+def features_dir() -> Path:
+    """The backbone feature cache."""
+    return data_dir() / "features"
+
+
+def shared_data_dir() -> Path:
+    """The development photo collections carried beside the repo (`../shared/data`)."""
+    return REPO_ROOT.parent / "shared" / "data"

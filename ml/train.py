@@ -1,0 +1,371 @@
+"""Training a classifier head on cached backbone features and writing a model directory.
+
+The model directory (docs/architecture.md) is built in a hidden temp dir next to its final place
+and renamed at the end: a failed or interrupted run leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import random
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ml import calibration
+from ml.config import models_dir
+from ml.data import Dataset, DatasetError, Sample, read_dataset
+from ml.features import Extractor, default_extractor, extract
+from ml.imagenet import BIRD_CLASS_IDS, softmax
+from ml.model import DEFAULT_PARAMS, HeadParams, build_head, make_optimizer, serving_model
+
+HOLD_OUT_EVERY = 5  # without a valid split, 1 photo in 5 of each species is held out
+
+
+@dataclass
+class Split:
+    """Which photos train the head and which check it (early stopping and calibration)."""
+
+    train: list[Sample]
+    held: list[Sample]
+    note: str
+    held_from: str
+
+
+@dataclass
+class TrainingData:
+    """Features and labels of both parts of a split, for the species kept."""
+
+    species: list[str]
+    x_train: np.ndarray  # [n, views, 1280]
+    y_train: np.ndarray
+    x_held: np.ndarray  # [m, tta views, 1280]
+    y_held: np.ndarray
+    bird_train: np.ndarray  # bird mass of the plain view of the training photos
+    bird_held: np.ndarray
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def choose_split(dataset: Dataset, seed: int = 0, per_class: int | None = None) -> Split:
+    """`train` trains and `valid` checks; with no `train`, the photos of the first split found
+    are the pool and 1 in 5 of each species (at least one if it has two) is held out."""
+    rng = random.Random(seed)
+    if dataset.samples("train"):
+        train = _cap(dataset.samples("train"), per_class, rng)
+        if dataset.samples("valid"):
+            return Split(
+                train,
+                dataset.samples("valid"),
+                "early stopping and calibration on 'valid'",
+                "valid",
+            )
+        pool_name, pool = "train", train
+    else:
+        pool_name = next(s for s in ("valid", "test") if dataset.samples(s))
+        pool = dataset.samples(pool_name)
+    train, held = [], []
+    for name in dataset.species:
+        photos = [s for s in pool if s.species == name]
+        rng.shuffle(photos)
+        n_held = len(photos) // HOLD_OUT_EVERY or (1 if len(photos) >= 2 else 0)
+        held += photos[:n_held]
+        train += photos[n_held:]
+    train = _cap(train, per_class, rng)
+    note = (
+        f"no separate validation split: trained on '{pool_name}', holding out 1 photo in "
+        f"{HOLD_OUT_EVERY} per species ({len(held)} photos) for early stopping and calibration"
+    )
+    return Split(train, held, note, f"{pool_name} (held out 1 in {HOLD_OUT_EVERY})")
+
+
+def _cap(samples: list[Sample], per_class: int | None, rng: random.Random) -> list[Sample]:
+    if per_class is None:
+        return list(samples)
+    by_species: dict[str, list[Sample]] = {}
+    for s in samples:
+        by_species.setdefault(s.species, []).append(s)
+    return [
+        s
+        for name in sorted(by_species)
+        for s in rng.sample(by_species[name], min(per_class, len(by_species[name])))
+    ]
+
+
+def training_data(
+    split: Split,
+    params: HeadParams,
+    extractor: Extractor,
+    cache_dir: Path | None = None,
+    progress: bool = True,
+) -> TrainingData:
+    """Features of every view of the training photos and of the test-time views of held-out ones."""
+    train = extract(
+        [s.path for s in split.train], params.train_views, extractor, cache_dir, progress
+    )
+    held = extract([s.path for s in split.held], params.tta_views, extractor, cache_dir, progress)
+    train_samples = [split.train[i] for i in train.kept]
+    species = sorted({s.species for s in train_samples})
+    if not species:
+        raise DatasetError("No readable training photo: nothing to train on.")
+    index = {name: i for i, name in enumerate(species)}
+    held_rows = [r for r, i in enumerate(held.kept) if split.held[i].species in index]
+    return TrainingData(
+        species=species,
+        x_train=train.pooled,
+        y_train=np.array([index[s.species] for s in train_samples], dtype=np.int64),
+        x_held=held.pooled[held_rows],
+        y_held=np.array(
+            [index[split.held[held.kept[r]].species] for r in held_rows], dtype=np.int64
+        ),
+        bird_train=train.bird[:, 0],
+        bird_held=held.bird[held_rows, 0],
+        skipped=train.skipped + held.skipped,
+    )
+
+
+def fit_head(data: TrainingData, params: HeadParams, seed: int = 0, verbose: int | str = "auto"):
+    """Train the head on all training views; early stopping on held-out plain views."""
+    import keras
+
+    n_species = len(data.species)
+    x = data.x_train.reshape(-1, data.x_train.shape[-1])
+    y = np.repeat(data.y_train, data.x_train.shape[1])
+    head = build_head(n_species, params, seed)
+    steps = params.epochs * int(np.ceil(len(x) / params.batch_size))
+    head.compile(
+        optimizer=make_optimizer(params, steps),
+        loss=keras.losses.CategoricalCrossentropy(
+            from_logits=True, label_smoothing=params.label_smoothing
+        ),
+        metrics=["accuracy"],
+    )
+    has_held = len(data.y_held) > 0
+    validation = (
+        (data.x_held[:, 0], keras.utils.to_categorical(data.y_held, n_species))
+        if has_held
+        else None
+    )
+    monitor = "val_loss" if has_held else "loss"
+    history = head.fit(
+        x,
+        keras.utils.to_categorical(y, n_species),
+        batch_size=params.batch_size,
+        epochs=params.epochs,
+        shuffle=True,
+        validation_data=validation,
+        callbacks=[
+            keras.callbacks.EarlyStopping(
+                monitor, patience=params.patience, restore_best_weights=True
+            )
+        ],
+        verbose=verbose,
+    )
+    return head, {k: [float(v) for v in values] for k, values in history.history.items()}
+
+
+def head_logits(head, pooled: np.ndarray) -> np.ndarray:
+    """Logits averaged over views ([n, views, 1280] -> [n, species]), as the serving model does."""
+    if len(pooled) == 0:
+        return np.zeros((0, head.output_shape[-1]), np.float32)
+    flat = pooled.reshape(-1, pooled.shape[-1])
+    logits = head.predict(flat, batch_size=2048, verbose=0)
+    return logits.reshape(pooled.shape[0], pooled.shape[1], -1).mean(axis=1)
+
+
+def calibrate(head, data: TrainingData) -> tuple[dict, dict]:
+    """(calibration.json, held-out metrics) from the held-out photos."""
+    logits = head_logits(head, data.x_held)
+    temperature = calibration.fit_temperature(logits, data.y_held)
+    probs = softmax(logits / temperature)
+    top = probs.max(axis=1) if len(probs) else np.zeros(0)
+    correct = probs.argmax(axis=1) == data.y_held if len(probs) else np.zeros(0, bool)
+    no_bird = calibration.no_bird_threshold(np.concatenate([data.bird_train, data.bird_held]))
+    uncertain = calibration.uncertain_threshold(top, correct)
+    cal = {
+        "temperature": temperature,
+        "no_bird_threshold": no_bird,
+        "uncertain_threshold": uncertain,
+        "held_out_photos": len(data.y_held),
+    }
+    metrics = held_out_metrics(probs, data.y_held, data.bird_held, cal)
+    return cal, metrics
+
+
+def held_out_metrics(probs: np.ndarray, labels: np.ndarray, bird: np.ndarray, cal: dict) -> dict:
+    """Accuracy, weighted F1 and verdict rates of the held-out photos."""
+    if len(labels) == 0:
+        return {"held_out_photos": 0}
+    from sklearn.metrics import f1_score
+
+    predicted = probs.argmax(axis=1)
+    top5 = np.argsort(-probs, axis=1)[:, :5]
+    no_bird = bird < cal["no_bird_threshold"]
+    uncertain = ~no_bird & (probs.max(axis=1) < cal["uncertain_threshold"])
+    return {
+        "held_out_photos": len(labels),
+        "accuracy": float((predicted == labels).mean()),
+        "top5_accuracy": float((top5 == labels[:, None]).any(axis=1).mean()),
+        "weighted_f1": float(f1_score(labels, predicted, average="weighted", zero_division=0)),
+        "no_bird_rate": float(no_bird.mean()),
+        "uncertain_rate": float(uncertain.mean()),
+        "accuracy_when_bird": float((predicted == labels)[~no_bird & ~uncertain].mean())
+        if (~no_bird & ~uncertain).any()
+        else None,
+    }
+
+
+def train_model(
+    data_dir: str | os.PathLike,
+    out_dir: str | os.PathLike | None = None,
+    params: HeadParams = DEFAULT_PARAMS,
+    seed: int = 0,
+    species: list[str] | None = None,
+    per_class: int | None = None,
+    extractor: Extractor | None = None,
+    cache_dir: Path | None = None,
+    progress: bool = True,
+    log=print,
+) -> Path:
+    """Train a classifier on a BIRDS-525-layout folder; return the new model directory,
+    `<out_dir>/<version>` (out_dir defaults to data_dir()/models)."""
+    started = time.perf_counter()
+    dataset = read_dataset(data_dir, species)
+    split = choose_split(dataset, seed, per_class)
+    log(
+        f"Data: {len(dataset.species)} species, {len(split.train)} training photos, "
+        f"{len(split.held)} held out ({split.note})."
+    )
+    extractor = extractor or default_extractor()
+    data = training_data(split, params, extractor, cache_dir, progress)
+    for path, reason in data.skipped:
+        log(f"Skipped {path}: {reason}")
+    dropped = sorted(set(dataset.species) - set(data.species))
+    if dropped:
+        log(f"Species without a readable training photo, left out: {', '.join(dropped)}")
+
+    log(f"Training the head on {data.x_train.shape[0]} photos x {data.x_train.shape[1]} views...")
+    head, history = fit_head(data, params, seed, verbose=2 if progress else 0)
+    cal, metrics = calibrate(head, data)
+    metrics["training_seconds"] = round(time.perf_counter() - started, 1)
+
+    from ml.backbone import feature_model
+
+    serving = serving_model(
+        feature_model(extractor.id.split("-")[0]),
+        head,
+        BIRD_CLASS_IDS,
+        cal["temperature"],
+        params.tta_views,
+    )
+    labels = [
+        {"index": i, "name": n, "scientific_name": dataset.scientific_names.get(n, "")}
+        for i, n in enumerate(data.species)
+    ]
+    data_info = {
+        "source": str(Path(data_dir).resolve()),
+        "seed": seed,
+        "per_class": per_class,
+        "early_stopping_split": split.held_from,
+        "note": split.note,
+        "train_counts": _counts(split.train, data.species),
+        "held_out_counts": _counts(split.held, data.species),
+        "skipped": [{"path": p, "reason": r} for p, r in data.skipped],
+        "species_left_out": dropped,
+    }
+    root = Path(out_dir) if out_dir is not None else models_dir()
+    model_dir = write_model_dir(
+        root, serving, head, labels, cal, params, history, metrics, data_info, extractor.id
+    )
+    log(
+        f"Model {model_dir.name}: held-out accuracy {metrics.get('accuracy', float('nan')):.3f}, "
+        f"weighted F1 {metrics.get('weighted_f1', float('nan')):.3f} "
+        f"on {metrics['held_out_photos']} "
+        f"photos; {head.count_params():,} head parameters; "
+        f"model.tflite {(model_dir / 'model.tflite').stat().st_size / 1e6:.1f} MB; "
+        f"{time.perf_counter() - started:.0f} s in all -> {model_dir}"
+    )
+    return model_dir
+
+
+def _counts(samples: list[Sample], species: list[str]) -> dict[str, int]:
+    counts = dict.fromkeys(species, 0)
+    for s in samples:
+        if s.species in counts:
+            counts[s.species] += 1
+    return counts
+
+
+def write_model_dir(
+    root: Path,
+    serving,
+    head,
+    labels: list[dict],
+    cal: dict,
+    params: HeadParams,
+    history: dict,
+    metrics: dict,
+    data_info: dict,
+    backbone: str,
+) -> Path:
+    """Write every file in a temp dir beside the target, then rename it to `<root>/<version>`."""
+    from ml.export import export_tflite
+
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".training-", dir=root))
+    try:
+        export_tflite(serving, tmp / "model.tflite")
+        serving.save(tmp / "model.keras")
+        metrics = {
+            **metrics,
+            "head_parameters": int(head.count_params()),
+            "serving_parameters": int(serving.count_params()),
+            "model_tflite_bytes": (tmp / "model.tflite").stat().st_size,
+            "model_keras_bytes": (tmp / "model.keras").stat().st_size,
+        }
+        files = {
+            "labels.json": labels,
+            "calibration.json": cal,
+            "params.json": params.to_dict(),
+            "history.json": history,
+            "metrics.json": metrics,
+            "data.json": data_info,
+        }
+        for name, content in files.items():
+            (tmp / name).write_text(json.dumps(content, indent=2) + "\n")
+        version = content_version(tmp)
+        (tmp / "version.json").write_text(
+            json.dumps(
+                {
+                    "version": version,
+                    "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                    "backbone": backbone.split("-")[0],
+                    "backbone_id": backbone,
+                },
+                indent=2,
+            )
+            + "\n"
+        )
+        target = root / version
+        if target.exists():  # the very same model already exists
+            shutil.rmtree(tmp)
+            return target
+        os.rename(tmp, target)
+        return target
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def content_version(model_dir: Path) -> str:
+    """Short hash of what defines the served behaviour: the TFLite model, labels and calibration."""
+    digest = hashlib.sha256()
+    for name in ("model.tflite", "labels.json", "calibration.json"):
+        digest.update((model_dir / name).read_bytes())
+    return digest.hexdigest()[:12]

@@ -1,0 +1,118 @@
+"""Training end to end on real photos, the model directory, and the Predictor (slow: TensorFlow)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ml.data import DatasetError
+
+pytestmark = pytest.mark.slow
+
+MODEL_FILES = {
+    "model.tflite",
+    "model.keras",
+    "labels.json",
+    "calibration.json",
+    "params.json",
+    "history.json",
+    "metrics.json",
+    "data.json",
+    "version.json",
+}
+
+
+def test_model_directory_is_complete(small_model_dir):
+    assert {p.name for p in small_model_dir.iterdir()} >= MODEL_FILES
+    version = json.loads((small_model_dir / "version.json").read_text())
+    assert version["version"] == small_model_dir.name and version["backbone"] == "lite0"
+    labels = json.loads((small_model_dir / "labels.json").read_text())
+    assert [label["index"] for label in labels] == list(range(8))
+    assert labels[0]["name"] == "AMERICAN FLAMINGO" and labels[0]["scientific_name"]
+    calibration = json.loads((small_model_dir / "calibration.json").read_text())
+    assert {"temperature", "no_bird_threshold", "uncertain_threshold"} <= set(calibration)
+    data = json.loads((small_model_dir / "data.json").read_text())
+    assert set(data["train_counts"].values()) == {4} and set(data["held_out_counts"].values()) == {
+        1
+    }
+    assert not [p for p in small_model_dir.parent.iterdir() if p.name.startswith(".")]
+
+
+def test_tflite_and_keras_serving_models_agree(small_model_dir, held_out_photos):
+    import keras
+
+    from ml.images import load_rgb
+    from ml.litert import LiteRTModel
+
+    pixels = np.stack([load_rgb(path) for path, _ in held_out_photos]).astype(np.float32)
+    keras_species, keras_bird = keras.saving.load_model(small_model_dir / "model.keras").predict(
+        pixels, verbose=0
+    )
+    lite = LiteRTModel(small_model_dir / "model.tflite")
+    for i, row in enumerate(pixels):
+        species, bird = lite.run(row[None])
+        assert species.argmax() == keras_species[i].argmax()
+        assert np.abs(species[0] - keras_species[i]).max() < 1e-3
+        assert abs(float(bird.reshape(-1)[0]) - float(keras_bird[i, 0])) < 1e-3
+
+
+def test_predictor_names_unseen_photos(small_model_dir, held_out_photos):
+    from ml.predict import Predictor
+
+    predictor = Predictor.load(small_model_dir)
+    results = [(predictor.predict(path), species) for path, species in held_out_photos]
+    right = sum(result.suggestions[0].name == species for result, species in results)
+    assert right >= len(results) - 1, [(r.suggestions[0].name, s) for r, s in results]
+    assert all(
+        r.verdict != "no_bird" and r.model_version == small_model_dir.name for r, _ in results
+    )
+    assert all(abs(sum(s.probability for s in r.suggestions) - 1) < 1e-3 for r, _ in results)
+    assert len(results[0][0].suggestions) == 5 and results[0][0].latency_ms > 0
+
+
+def test_predictor_says_no_bird_for_a_non_bird_photo(small_model_dir):
+    from ml.benchmark import skimage_photos
+    from ml.predict import Predictor
+
+    predictor = Predictor.load(small_model_dir)
+    for photo in skimage_photos(("rocket", "coffee")).values():
+        assert predictor.predict(photo).verdict == "no_bird"
+
+
+def test_predictor_is_thread_safe(small_model_dir, held_out_photos):
+    from ml.predict import Predictor
+
+    predictor = Predictor.load(small_model_dir)
+    paths = [path for path, _ in held_out_photos] * 3
+    expected = [predictor.predict(p).suggestions[0].probability for p in paths]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda p: predictor.predict(p).suggestions[0].probability, paths))
+    assert np.allclose(got, expected, atol=1e-6)
+
+
+def test_predictor_never_imports_tensorflow(small_model_dir, held_out_photo):
+    code = (
+        "import sys; from ml.predict import Predictor; "
+        f"p = Predictor.load({str(small_model_dir)!r}); p.predict({str(held_out_photo[0])!r}); "
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TF imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[2])
+
+
+def test_bad_input_gives_a_clear_error_and_no_model_dir(tmp_path):
+    from ml.train import train_model
+
+    out = tmp_path / "models"
+    with pytest.raises(DatasetError, match="not found"):
+        train_model(tmp_path / "missing", out, log=lambda *_: None)
+    (tmp_path / "empty" / "train" / "SOME BIRD").mkdir(parents=True)
+    (tmp_path / "empty" / "train" / "SOME BIRD" / "broken.jpg").write_bytes(b"not a jpeg")
+    with pytest.raises(DatasetError, match="No readable training photo"):
+        train_model(tmp_path / "empty", out, progress=False, log=lambda *_: None)
+    assert not out.exists() or not any(out.iterdir())
