@@ -16,6 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from django.conf import settings
+from PIL import Image
+
+from classifier.uploads import rejection_for
+from ml.images import ImageRejected
 
 if TYPE_CHECKING:
     from ml.predict import Prediction, Predictor
@@ -94,9 +98,15 @@ def reset_predictor() -> None:
         _loaded.model_dir, _loaded.predictor, _loaded.checked_at = None, None, float("-inf")
 
 
-def predict(*, image, k: int = 5) -> Prediction:
-    """Name the bird in a photo with the active model, and log the outcome and its latency."""
-    result = get_predictor().predict(image, k=k)
+def predict(*, image: bytes | Image.Image, k: int = 5) -> Prediction:
+    """Name the bird in a photo with the active model, and log the outcome and its latency.
+
+    Raw upload bytes are best: a large JPEG is then decoded at the model's scale, not in full.
+    """
+    try:
+        result = get_predictor().predict(image, k=k)
+    except ImageRejected as error:
+        raise rejection_for(error) from error
     top = result.suggestions[0] if result.suggestions else None
     logger.info(
         "prediction %s",

@@ -122,7 +122,12 @@ def prepare_photo(*, data: bytes) -> PreparedPhoto:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             return _prepare(data)
     except images.ImageRejected as error:
-        raise _REJECTION_FOR_IMAGE_ERROR.get(type(error), UnreadableUpload)(str(error)) from error
+        raise rejection_for(error) from error
+
+
+def rejection_for(error: images.ImageRejected) -> UploadRejected:
+    """The upload refusal (status code + message) that answers an image error."""
+    return _REJECTION_FOR_IMAGE_ERROR.get(type(error), UnreadableUpload)(str(error))
 
 
 def _prepare(data: bytes) -> PreparedPhoto:

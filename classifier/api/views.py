@@ -28,7 +28,7 @@ from classifier.api.exceptions import JsonErrorsMixin
 from classifier.api.throttles import PredictAnonThrottle, PredictUserThrottle
 from classifier.models import Sighting, Species
 from classifier.predictor import predict
-from classifier.uploads import prepare_photo, read_upload
+from classifier.uploads import read_upload
 
 # Largest integer the database keys hold; longer ids cannot exist, so the URL does not match.
 ID_PATTERN = r"[0-9]{1,18}"
@@ -101,8 +101,8 @@ class PredictView(JsonErrorsMixin, GenericAPIView):
     def post(self, request: Request) -> Response:
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        prepared = prepare_photo(data=read_upload(upload=serializer.validated_data["image"]))
-        result = predict(image=prepared.image, k=serializer.validated_data["k"])
+        data = read_upload(upload=serializer.validated_data["image"])
+        result = predict(image=data, k=serializer.validated_data["k"])
         suggestions = selectors.suggestions_with_species(
             suggestions=[
                 {"species": item.name, "probability": item.probability}
