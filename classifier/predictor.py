@@ -19,7 +19,8 @@ from django.conf import settings
 from PIL import Image
 
 from classifier.uploads import rejection_for
-from ml.images import ImageRejected
+from ml import registry
+from ml.images import ImageRejected, load_rgb
 
 if TYPE_CHECKING:
     from ml.predict import Prediction, Predictor
@@ -49,8 +50,7 @@ _lock = threading.Lock()
 
 def active_model_dir() -> Path | None:
     """The resolved directory `MODELS_DIR/active` points to, or None when no model is active."""
-    link = Path(settings.MODELS_DIR) / "active"
-    return link.resolve() if link.is_dir() else None
+    return registry.active_model_dir(Path(settings.MODELS_DIR))
 
 
 def get_predictor() -> Predictor:
@@ -101,19 +101,22 @@ def reset_predictor() -> None:
 def predict(*, image: bytes | Image.Image, k: int = 5) -> Prediction:
     """Name the bird in a photo with the active model, and log the outcome and its latency.
 
-    Raw upload bytes are best: a large JPEG is then decoded at the model's scale, not in full.
+    The photo is checked before the model is asked, so a bad upload is refused even when no
+    model is active. Raw upload bytes are best: a large JPEG is decoded at the model's scale.
     """
+    started = time.perf_counter()
     try:
-        result = get_predictor().predict(image, k=k)
+        pixels = load_rgb(image, max_pixels=settings.MAX_IMAGE_PIXELS)
     except ImageRejected as error:
         raise rejection_for(error) from error
+    result = get_predictor().predict(pixels, k=k)
     top = result.suggestions[0] if result.suggestions else None
     logger.info(
         "prediction %s",
         result.verdict,
         extra={
             "model_version": result.model_version,
-            "latency_ms": round(result.latency_ms, 1),
+            "latency_ms": round((time.perf_counter() - started) * 1000, 1),
             "verdict": result.verdict,
             "top_species": top.name if top else None,
             "top_probability": round(top.probability, 4) if top else None,

@@ -32,13 +32,6 @@ class PromotionError(Exception):
         self.message = message
 
 
-def previous_model_dir(models_dir: Path) -> Path | None:
-    """The model directory served before the active one (`ml.registry` has no reader for it)."""
-    link = models_dir / registry.PREVIOUS
-    target = link.resolve() if link.is_symlink() else None
-    return target if target is not None and (target / "model.tflite").is_file() else None
-
-
 def default_operator() -> str:
     """Who is promoting when `--by` is not given: the OS user."""
     try:
@@ -106,7 +99,7 @@ def promote_model(
 def rollback_model(*, performed_by: str, models_dir: Path | None = None) -> ModelPromotion:
     """Make the `previous` model active again (the current one becomes `previous`) and record it."""
     models_dir = Path(models_dir or settings.MODELS_DIR)
-    previous = previous_model_dir(models_dir)
+    previous = registry.previous_model_dir(models_dir)
     if previous is None:
         raise PromotionError(f"There is no previous model to roll back to in {models_dir}.")
     version, _, metrics = read_model_dir(model_dir=previous)

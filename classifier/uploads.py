@@ -7,7 +7,6 @@ status and a message for a person, so each front end only has to render them.
 from __future__ import annotations
 
 import io
-import warnings
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -15,7 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.utils import timezone
-from PIL import Image, ImageOps
+from PIL import Image
 
 from ml import images
 
@@ -118,9 +117,7 @@ def prepare_photo(*, data: bytes) -> PreparedPhoto:
     pixels first, so dropping the EXIF orientation tag cannot turn the photo sideways.
     """
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            return _prepare(data)
+        return _prepare(data)
     except images.ImageRejected as error:
         raise rejection_for(error) from error
 
@@ -131,29 +128,14 @@ def rejection_for(error: images.ImageRejected) -> UploadRejected:
 
 
 def _prepare(data: bytes) -> PreparedPhoto:
-    source = images._open(data)  # the project's one content sniffing (type by content, lazily)
-    max_pixels = settings.MAX_IMAGE_PIXELS
-    pixels = source.width * source.height
-    if pixels > max_pixels:
-        raise images.ImageTooLarge(
-            f"The image has {pixels / 1e6:.1f} megapixels; at most {max_pixels / 1e6:.0f} "
-            "megapixels are accepted."
-        )
+    source = images.open_image(data, settings.MAX_IMAGE_PIXELS)
     exif = source.getexif()
     taken_at = _taken_at(exif)
     latitude, longitude = _gps_position(exif)
-    try:
-        if source.format == "JPEG":
-            source.draft("RGB", (STORED_MAX_SIDE, STORED_MAX_SIDE))
-        source.load()
-        upright = images.to_rgb(ImageOps.exif_transpose(source))
-    except Image.DecompressionBombError as error:
-        raise images.ImageTooLarge(str(error)) from error
-    except (OSError, SyntaxError, ValueError, EOFError) as error:
-        raise images.UnreadableImage(
-            f"The {source.format or 'image'} file is truncated or corrupt and cannot be read."
-        ) from error
-    upright.thumbnail((STORED_MAX_SIDE, STORED_MAX_SIDE), Image.Resampling.LANCZOS)
+    upright = images.decode_rgb(source, min_side=STORED_MAX_SIDE // 2)
+    upright.thumbnail(
+        (STORED_MAX_SIDE, STORED_MAX_SIDE), Image.Resampling.LANCZOS, reducing_gap=3.0
+    )
     clean = Image.frombytes("RGB", upright.size, upright.tobytes())  # no info, no EXIF left
     buffer = io.BytesIO()
     clean.save(buffer, format="JPEG", quality=STORED_JPEG_QUALITY, optimize=True)

@@ -12,7 +12,7 @@ import warnings
 from typing import BinaryIO
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, UnidentifiedImageError
 
 try:  # HEIC/HEIF photos from phones, when the optional plugin is installed
     import pillow_heif
@@ -29,6 +29,21 @@ Image.init()
 FORMATS = tuple(
     f for f in ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "HEIF", "AVIF") if f in Image.OPEN
 )
+
+# Modes Image.reduce handles; others (palette, 16-bit) are converted at full size.
+_REDUCIBLE_MODES = {"L", "LA", "RGB", "RGBA", "RGBX", "CMYK", "I", "F"}
+# EXIF orientation -> the transposition that makes the pixels upright (as ImageOps.exif_transpose).
+_UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+_BOMB_MESSAGE = "The image has far too many pixels to be processed."
 
 ImageSource = bytes | bytearray | memoryview | str | os.PathLike | BinaryIO | Image.Image
 
@@ -53,27 +68,46 @@ def load_rgb(source: ImageSource, size: int = SIZE, max_pixels: int = MAX_PIXELS
     """Open a photo (bytes, path, binary file or PIL image) as RGB uint8 [size, size, 3].
 
     EXIF orientation is applied, any mode becomes RGB (transparency over white, 16-bit scaled),
-    JPEGs are decoded at a reduced scale when large, then one resize to `size` x `size`.
+    large photos are decoded or reduced at a smaller scale first, then one resize to the size.
     """
+    rgb = decode_rgb(open_image(source, max_pixels), min_side=size)
+    if rgb.size != (size, size):
+        rgb = rgb.resize((size, size), Image.Resampling.BILINEAR)
+    return np.asarray(rgb, dtype=np.uint8)
+
+
+def open_image(source: ImageSource, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Open lazily (header only): the type is decided by content, pixel bombs refused undecoded."""
+    image = source if isinstance(source, Image.Image) else _open(source)
+    _check_pixels(image, max_pixels)
+    return image
+
+
+def decode_rgb(image: Image.Image, min_side: int) -> Image.Image:
+    """Decode an opened image upright in RGB, no smaller than `min_side` where it was larger.
+
+    A large JPEG is decoded at a reduced scale (`draft`); any other large image is box-reduced
+    right after decoding, before the copies that orientation and mode conversion make.
+    """
+    orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        image = source if isinstance(source, Image.Image) else _open(source)
-        _check_pixels(image, max_pixels)
         try:
             if image.format == "JPEG":
-                image.draft("RGB", (size, size))
+                image.draft("RGB", (min_side, min_side))
             image.load()
-            image = ImageOps.exif_transpose(image)
-            rgb = to_rgb(image)
+            factor = min(image.size) // min_side
+            if factor >= 2 and image.mode in _REDUCIBLE_MODES:
+                image = image.reduce(factor)
+            if orientation in _UPRIGHT:
+                image = image.transpose(_UPRIGHT[orientation])
+            return to_rgb(image)
         except Image.DecompressionBombError as exc:
-            raise ImageTooLarge(_too_large_message(image.width * image.height, max_pixels)) from exc
+            raise ImageTooLarge(_BOMB_MESSAGE) from exc
         except (OSError, SyntaxError, ValueError, EOFError) as exc:
             raise UnreadableImage(
                 f"The {image.format or 'image'} file is truncated or corrupt and cannot be read."
             ) from exc
-    if rgb.size != (size, size):
-        rgb = rgb.resize((size, size), Image.Resampling.BILINEAR)
-    return np.asarray(rgb, dtype=np.uint8)
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -109,7 +143,7 @@ def _open(source: ImageSource) -> Image.Image:
     try:
         image = Image.open(stream, formats=FORMATS)
     except Image.DecompressionBombError as exc:
-        raise ImageTooLarge(f"The image has too many pixels to be processed ({exc}).") from exc
+        raise ImageTooLarge(_BOMB_MESSAGE) from exc
     except (UnidentifiedImageError, SyntaxError, OSError, ValueError, EOFError) as exc:
         raise NotAnImage(
             "The file is not a supported image (JPEG, PNG, WebP, GIF, BMP, TIFF or HEIC)."

@@ -78,10 +78,14 @@ class Predictor:
             read("version.json")["version"],
         )
 
-    def predict(self, image: ImageSource, k: int = 5) -> Prediction:
-        """Top-k species and a verdict; raises ml.images.ImageRejected for unusable files."""
+    def predict(self, image: ImageSource | np.ndarray, k: int = 5) -> Prediction:
+        """Top-k species and a verdict for a photo, or for pixels `ml.images.load_rgb` made.
+
+        Raises ml.images.ImageRejected for unusable files.
+        """
         started = time.perf_counter()
-        pixels = load_rgb(image)[None].astype(np.float32)
+        rgb = image if isinstance(image, np.ndarray) else load_rgb(image)
+        pixels = rgb[None].astype(np.float32)
         probabilities, bird = self.model.run(pixels)
         return self.decide(probabilities[0], float(bird.reshape(-1)[0]), k, started)
 

@@ -14,7 +14,15 @@ PREVIOUS = "previous"
 
 def active_model_dir(models_root: Path | None = None) -> Path | None:
     """The served model directory, or None when there is none (or the link is dangling)."""
-    link = (models_root or models_dir()) / ACTIVE
+    return _linked_model_dir((models_root or models_dir()) / ACTIVE)
+
+
+def previous_model_dir(models_root: Path | None = None) -> Path | None:
+    """The model directory served before the active one: what a rollback returns to."""
+    return _linked_model_dir((models_root or models_dir()) / PREVIOUS)
+
+
+def _linked_model_dir(link: Path) -> Path | None:
     if not link.is_symlink() and not link.is_dir():
         return None
     target = link.resolve()

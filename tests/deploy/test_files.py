@@ -19,6 +19,7 @@ from tests.deploy import files
 ENV_READERS = [
     REPO / "birdsite" / "settings.py",
     REPO / "ml" / "config.py",
+    REPO / "ml" / "litert.py",
     *sorted(files.DEPLOY.glob("*.py")),
     *sorted(files.DEPLOY.glob("*.sh")),
 ]
@@ -29,6 +30,7 @@ def names_read_by_the_app() -> set[str]:
     pattern = re.compile(
         r"""(?:os\.environ(?:\.get)?|env_bool|env_int|env_list)\(?\[?["'](\w+)["']"""
         r"""|\$\{(\w+)"""
+        r"""|_ENV = ["'](\w+)["']"""
     )
     return {
         name

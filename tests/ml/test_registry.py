@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ml.registry import activate, active_model_dir
+from ml.registry import activate, active_model_dir, previous_model_dir
 
 
 def model(root: Path, name: str) -> Path:
@@ -18,12 +18,13 @@ def model(root: Path, name: str) -> Path:
 
 def test_activate_swaps_and_keeps_previous(tmp_path):
     assert active_model_dir(tmp_path) is None
+    assert previous_model_dir(tmp_path) is None
     first, second = model(tmp_path, "aaa"), model(tmp_path, "bbb")
     assert activate(first, tmp_path) is None
     assert active_model_dir(tmp_path) == first.resolve()
     assert activate(second, tmp_path) == first.resolve()
     assert active_model_dir(tmp_path) == second.resolve()
-    assert (tmp_path / "previous").resolve() == first.resolve()
+    assert previous_model_dir(tmp_path) == first.resolve()
     assert not (tmp_path / "active").readlink().is_absolute()  # the data dir can move
     assert sorted(p.name for p in tmp_path.iterdir()) == ["aaa", "active", "bbb", "previous"]
 
