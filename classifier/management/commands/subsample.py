@@ -13,9 +13,7 @@ class Command(BaseCommand):
     help = "Write N random train photos per species (other splits as they are) to a new folder."
 
     def add_arguments(self, parser):
-        parser.add_argument(
-            "source", nargs="?", help="data set folder (train/valid/test + birds.csv)"
-        )
+        parser.add_argument("--source", help="data set folder (train/valid/test + birds.csv)")
         parser.add_argument("--out", required=True, help="folder to create")
         parser.add_argument("--per-class", type=int, default=25)
         parser.add_argument("--seed", type=int, default=0)
@@ -32,7 +30,7 @@ class Command(BaseCommand):
         if download:
             source = _download()
         if not source:
-            raise CommandError("Give a source folder, or --download.")
+            raise CommandError("Give --source DIR, or --download.")
         try:
             report = subsample(source, out, per_class, seed, overwrite)
         except DatasetError as exc:
