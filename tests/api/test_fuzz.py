@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from rest_framework.authtoken.models import Token
 from schemathesis.checks import negative_data_rejection, positive_data_acceptance
@@ -19,7 +21,18 @@ LENIENT = [positive_data_acceptance, negative_data_rejection]
 
 
 @pytest.fixture
-def fuzz_token(django_user_model, settings, active_model, species) -> str:
+def keep_test_connection():
+    """The WSGI handler closes "old" database connections after each request, and inside the
+    test's transaction that is the test's own connection; Django's test client also stops it."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def fuzz_token(keep_test_connection, django_user_model, settings, active_model, species) -> str:
     """A signed-in caller (so private endpoints are fuzzed too) with throttles out of the way."""
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,

@@ -51,4 +51,4 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         for line in summary_lines(evaluation):
             self.stdout.write(line)
-        self.stdout.write(f"report: {out / 'report.md'} ({evaluation.seconds:.1f} s)")
+        self.stdout.write(f"report: {Path(out) / 'report.md'} ({evaluation.seconds:.1f} s)")
