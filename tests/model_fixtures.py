@@ -31,7 +31,7 @@ SMALL_PARAMS = {"epochs": 40, "patience": 40, "batch_size": 32, "train_views": 2
 def small_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real 8-species model (4 photos per species train, 1 held out), trained in < ~60 s."""
     if not BIRDS525.is_dir():
-        pytest.skip(f"development photos not found at {BIRDS525}")
+        pytest.fail(f"the development photos are missing: {BIRDS525}")
     from ml.model import load_params
     from ml.train import train_model
 
