@@ -74,7 +74,7 @@ def promote_model(
     """
     models_dir = Path(models_dir or settings.MODELS_DIR)
     model_dir = Path(model_dir).resolve()
-    version, names, metrics = read_model_dir(model_dir=model_dir)
+    _, names, _ = read_model_dir(model_dir=model_dir)
     missing = missing_species(names=names)
     if missing:
         shown = ", ".join(missing[:MISSING_SHOWN]) + (
@@ -84,16 +84,12 @@ def promote_model(
             f"{len(missing)} of the model's {len(names)} species are not in the Species table "
             f"({shown}). Load them first (manage.py load_species --data DIR)."
         )
-    with transaction.atomic():
-        record = ModelPromotion.objects.create(
-            action=ModelPromotion.Action.PROMOTE,
-            version=version,
-            model_path=str(model_dir),
-            metrics=metrics,
-            performed_by=performed_by,
-        )
-        registry.activate(model_dir, models_dir)
-    return record
+    return _switch(
+        action=ModelPromotion.Action.PROMOTE,
+        model_dir=model_dir,
+        models_dir=models_dir,
+        performed_by=performed_by,
+    )
 
 
 def rollback_model(*, performed_by: str, models_dir: Path | None = None) -> ModelPromotion:
@@ -102,14 +98,25 @@ def rollback_model(*, performed_by: str, models_dir: Path | None = None) -> Mode
     previous = registry.previous_model_dir(models_dir)
     if previous is None:
         raise PromotionError(f"There is no previous model to roll back to in {models_dir}.")
-    version, _, metrics = read_model_dir(model_dir=previous)
+    # The current model becomes `previous`, so a second rollback undoes the first.
+    return _switch(
+        action=ModelPromotion.Action.ROLLBACK,
+        model_dir=previous,
+        models_dir=models_dir,
+        performed_by=performed_by,
+    )
+
+
+def _switch(*, action: str, model_dir: Path, models_dir: Path, performed_by: str) -> ModelPromotion:
+    """Record the switch and swap the `active` link; the record rolls back if the swap fails."""
+    version, _, metrics = read_model_dir(model_dir=model_dir)
     with transaction.atomic():
         record = ModelPromotion.objects.create(
-            action=ModelPromotion.Action.ROLLBACK,
+            action=action,
             version=version,
-            model_path=str(previous),
+            model_path=str(model_dir),
             metrics=metrics,
             performed_by=performed_by,
         )
-        registry.activate(previous, models_dir)  # the current model becomes `previous`
+        registry.activate(model_dir, models_dir)
     return record
