@@ -26,7 +26,12 @@ PRODUCTION_ENV = {
 
 
 def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "BIRDSITE_"))}
+    # The run's own service settings (scripts/test points them at PostgreSQL/S3) stay out.
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO_", "BIRDSITE_", "AWS_", "DATABASE_", "REDIS_"))
+    }
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=REPO,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.core.files.storage import default_storage
@@ -226,11 +225,9 @@ def test_abandoned_pending_photos_are_cleaned_up(
     PendingPhoto.objects.filter(pk=old.pk).update(
         created_at=timezone.now() - timedelta(hours=settings.PENDING_PHOTO_MAX_AGE_HOURS + 1)
     )
-    old_file = Path(settings.MEDIA_ROOT) / old.photo.name
-
     with django_capture_on_commit_callbacks(execute=True):
         call_command("cleanup_pending_photos", stdout=io.StringIO())
 
     assert list(PendingPhoto.objects.all()) == [fresh]
-    assert not old_file.exists()
-    assert (Path(settings.MEDIA_ROOT) / fresh.photo.name).exists()
+    assert not default_storage.exists(old.photo.name)
+    assert default_storage.exists(fresh.photo.name)
