@@ -30,7 +30,7 @@ class HeadParams:
     dropout_mid: float = 0.3
     l2_normalize: bool = True
     optimizer: str = "adamw"
-    learning_rate: float = 5e-4
+    learning_rate: float = 1e-3
     weight_decay: float = 1e-4
     label_smoothing: float = 0.1
     batch_size: int = 128
@@ -38,13 +38,22 @@ class HeadParams:
     patience: int = 10
     train_views: int = 6
     tta_views: int = 2
+    views_per_epoch: int = 3  # times each photo is shown per epoch, each with a random view
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(
                 f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {self.optimizer!r}"
             )
-        for name in ("dense1", "dense2", "batch_size", "epochs", "train_views", "tta_views"):
+        for name in (
+            "dense1",
+            "dense2",
+            "batch_size",
+            "epochs",
+            "train_views",
+            "tta_views",
+            "views_per_epoch",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
         for name in ("dropout_in", "dropout_mid", "label_smoothing"):
@@ -57,7 +66,26 @@ class HeadParams:
         return dataclasses.asdict(self)
 
 
-DEFAULT_PARAMS = HeadParams()
+TUNED_PARAMS_FILE = Path(__file__).with_name("tuned_params.json")
+
+
+def tuned_params(path: Path = TUNED_PARAMS_FILE, base: HeadParams | None = None) -> HeadParams:
+    """`base` (the built-in defaults) updated with the `params` of a `tune_model
+    --save-defaults` file (which also records the command, date and objective that found
+    them); `base` itself when there is no such file."""
+    base = base or HeadParams()
+    if not path.is_file():
+        return base
+    values = json.loads(path.read_text())["params"]
+    known = {f.name for f in dataclasses.fields(HeadParams)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"{path}: unknown parameters {', '.join(unknown)}")
+    return dataclasses.replace(base, **values)
+
+
+UNTUNED_PARAMS = HeadParams()  # the built-in defaults, before tuning
+DEFAULT_PARAMS = tuned_params()  # what train_model uses: ml/tuned_params.json over the built-in
 
 
 def load_params(path: str | Path | None = None, **overrides: Any) -> HeadParams:

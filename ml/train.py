@@ -131,43 +131,100 @@ def training_data(
 
 
 def fit_head(data: TrainingData, params: HeadParams, seed: int = 0, verbose: int | str = "auto"):
-    """Train the head on all training views; early stopping on held-out plain views."""
+    """Train the head; early stopping on the held-out plain views.
+
+    Each epoch shows every training photo `views_per_epoch` times, each time through one of its
+    cached views drawn at random (views are augmentation): with 1, an epoch costs as much as one
+    view, not all of them. The whole
+    epoch runs in one traced TensorFlow function (no per-epoch Keras/tf.data overhead); the
+    history has Keras' keys (`loss`, `accuracy`, `val_loss`, `val_accuracy`).
+    """
     import keras
+    import tensorflow as tf
 
     n_species = len(data.species)
-    x = data.x_train.reshape(-1, data.x_train.shape[-1])
-    y = np.repeat(data.y_train, data.x_train.shape[1])
+    n_photos, views = data.x_train.shape[:2]
+    n = n_photos * params.views_per_epoch  # samples per epoch
     head = build_head(n_species, params, seed)
-    steps = params.epochs * int(np.ceil(len(x) / params.batch_size))
-    head.compile(
-        optimizer=make_optimizer(params, steps),
-        loss=keras.losses.CategoricalCrossentropy(
-            from_logits=True, label_smoothing=params.label_smoothing
-        ),
-        metrics=["accuracy"],
+    batch_size = min(params.batch_size, max(n, 1))
+    steps = max(1, int(np.ceil(n / batch_size)))
+    optimizer = make_optimizer(params, params.epochs * steps)
+    optimizer.build(head.trainable_variables)
+    loss_fn = keras.losses.CategoricalCrossentropy(
+        from_logits=True, label_smoothing=params.label_smoothing
     )
+    x = tf.constant(data.x_train, tf.float32)
+    y = tf.constant(data.y_train, tf.int32)
     has_held = len(data.y_held) > 0
-    validation = (
-        (data.x_held[:, 0], keras.utils.to_categorical(data.y_held, n_species))
-        if has_held
-        else None
-    )
-    monitor = "val_loss" if has_held else "loss"
-    history = head.fit(
-        x,
-        keras.utils.to_categorical(y, n_species),
-        batch_size=params.batch_size,
-        epochs=params.epochs,
-        shuffle=True,
-        validation_data=validation,
-        callbacks=[
-            keras.callbacks.EarlyStopping(
-                monitor, patience=params.patience, restore_best_weights=True
+    x_val = tf.constant(data.x_held[:, 0], tf.float32) if has_held else None
+    y_val = tf.constant(data.y_held, tf.int32) if has_held else None
+
+    @tf.function(reduce_retracing=True)
+    def train_epoch(epoch_seed):
+        order = tf.argsort(tf.random.stateless_uniform([n], seed=epoch_seed)) % n_photos
+        pick = tf.random.stateless_uniform(
+            [n], seed=epoch_seed + 1, minval=0, maxval=views, dtype=tf.int32
+        )
+        total_loss = tf.constant(0.0)
+        correct = tf.constant(0.0)
+        for step in tf.range(steps):
+            rows = order[step * batch_size : (step + 1) * batch_size]
+            view = pick[step * batch_size : (step + 1) * batch_size]
+            xb = tf.gather_nd(x, tf.stack([rows, view], axis=1))
+            yb = tf.gather(y, rows)
+            with tf.GradientTape() as tape:
+                logits = head(xb, training=True)
+                loss = loss_fn(tf.one_hot(yb, n_species), logits)
+            grads = tape.gradient(loss, head.trainable_variables)
+            optimizer.apply(grads, head.trainable_variables)
+            size = tf.cast(tf.shape(rows)[0], tf.float32)
+            total_loss += loss * size
+            correct += tf.reduce_sum(
+                tf.cast(tf.equal(tf.argmax(logits, 1, output_type=tf.int32), yb), tf.float32)
             )
-        ],
-        verbose=verbose,
-    )
-    return head, {k: [float(v) for v in values] for k, values in history.history.items()}
+        return total_loss / n, correct / n
+
+    @tf.function(reduce_retracing=True)
+    def evaluate(xv, yv):
+        logits = head(xv, training=False)
+        loss = keras.losses.categorical_crossentropy(
+            tf.one_hot(yv, n_species), logits, from_logits=True
+        )
+        hits = tf.equal(tf.argmax(logits, 1, output_type=tf.int32), yv)
+        return tf.reduce_mean(loss), tf.reduce_mean(tf.cast(hits, tf.float32))
+
+    show = verbose not in (0, "0")
+    history: dict[str, list[float]] = {"loss": [], "accuracy": []}
+    if has_held:
+        history.update(val_loss=[], val_accuracy=[])
+    best, best_weights, waited = np.inf, None, 0
+    for epoch in range(params.epochs):
+        loss, accuracy = train_epoch(tf.constant([seed, 2 * epoch], tf.int64))
+        history["loss"].append(float(loss))
+        history["accuracy"].append(float(accuracy))
+        watched = history["loss"][-1]
+        if has_held:
+            val_loss, val_accuracy = evaluate(x_val, y_val)
+            history["val_loss"].append(float(val_loss))
+            history["val_accuracy"].append(float(val_accuracy))
+            watched = history["val_loss"][-1]
+        if show:
+            print(
+                f"epoch {epoch + 1}/{params.epochs}: "
+                + ", ".join(f"{k} {v[-1]:.4f}" for k, v in history.items()),
+                flush=True,
+            )
+        if not np.isfinite(watched):
+            break
+        if watched < best:
+            best, best_weights, waited = watched, head.get_weights(), 0
+        else:
+            waited += 1
+            if waited >= params.patience:
+                break
+    if best_weights is not None:
+        head.set_weights(best_weights)
+    return head, history
 
 
 def head_logits(head, pooled: np.ndarray) -> np.ndarray:
@@ -186,7 +243,8 @@ def calibrate(head, data: TrainingData) -> tuple[dict, dict]:
     probs = softmax(logits / temperature)
     top = probs.max(axis=1) if len(probs) else np.zeros(0)
     correct = probs.argmax(axis=1) == data.y_held if len(probs) else np.zeros(0, bool)
-    no_bird = calibration.no_bird_threshold(np.concatenate([data.bird_train, data.bird_held]))
+    # from the training photos only: the held-out no_bird rate is then an honest estimate
+    no_bird = calibration.no_bird_threshold(data.bird_train)
     uncertain = calibration.uncertain_threshold(top, correct)
     cal = {
         "temperature": temperature,

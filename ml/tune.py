@@ -40,16 +40,17 @@ OBJECTIVE_DOC = (
 # Parameter -> how its values are drawn (the report shows this table; plots use PARAM_KINDS).
 SPACE_DOC = {
     "optimizer": "choice: adam, adamw (+ weight_decay), sgd (Nesterov 0.9), rmsprop, nadam",
-    "learning_rate": "loguniform 1e-4 .. 3e-2",
+    "learning_rate": "loguniform 3e-4 .. 1e-2",
     "weight_decay": "loguniform 1e-6 .. 1e-2 (adamw only)",
     "dropout_in": "uniform 0 .. 0.6",
     "dropout_mid": "uniform 0 .. 0.6",
     "dense1": "choice 256, 512, 1024",
     "dense2": "quniform 128 .. 512, step 128",
     "label_smoothing": "uniform 0 .. 0.3",
-    "batch_size": "choice 64, 128, 256",
-    "epochs": "quniform 10 .. 30, step 5",
-    "patience": "quniform 3 .. 8, step 1",
+    "batch_size": "choice 128, 256, 512",
+    "epochs": "quniform 30 .. 90, step 10 (each photo views_per_epoch times, random views)",
+    "patience": "quniform 8 .. 20, step 4",
+    "views_per_epoch": "choice 1, 2, 3 (cost of a trial grows with it)",
 }
 PARAM_KINDS = {
     "optimizer": "choice",
@@ -63,8 +64,9 @@ PARAM_KINDS = {
     "batch_size": "choice",
     "epochs": "linear",
     "patience": "linear",
+    "views_per_epoch": "choice",
 }
-INT_PARAMS = ("dense1", "dense2", "batch_size", "epochs", "patience")
+INT_PARAMS = ("dense1", "dense2", "batch_size", "epochs", "patience", "views_per_epoch")
 
 
 def search_space() -> dict[str, Any]:
@@ -81,15 +83,16 @@ def search_space() -> dict[str, Any]:
     ]
     return {
         "optimizer": hp.choice("optimizer", optimizers),
-        "learning_rate": hp.loguniform("learning_rate", math.log(1e-4), math.log(3e-2)),
+        "learning_rate": hp.loguniform("learning_rate", math.log(3e-4), math.log(1e-2)),
         "dropout_in": hp.uniform("dropout_in", 0.0, 0.6),
         "dropout_mid": hp.uniform("dropout_mid", 0.0, 0.6),
         "dense1": hp.choice("dense1", [256, 512, 1024]),
         "dense2": hp.quniform("dense2", 128, 512, 128),
         "label_smoothing": hp.uniform("label_smoothing", 0.0, 0.3),
-        "batch_size": hp.choice("batch_size", [64, 128, 256]),
-        "epochs": hp.quniform("epochs", 10, 30, 5),
-        "patience": hp.quniform("patience", 3, 8, 1),
+        "batch_size": hp.choice("batch_size", [128, 256, 512]),
+        "epochs": hp.quniform("epochs", 30, 90, 10),
+        "patience": hp.quniform("patience", 8, 20, 4),
+        "views_per_epoch": hp.choice("views_per_epoch", [1, 2, 3]),
     }
 
 
@@ -231,7 +234,8 @@ def make_objective(data: TrainingData, seed: int = 0) -> Callable[[dict], dict]:
 
 def fit_and_score(data: TrainingData, params: dict[str, Any], seed: int) -> dict:
     """Loss, metrics and history of one parameter set: trained and scored exactly as
-    `train_model` trains and serves (all training views, test-time views averaged)."""
+    `train_model` trains and serves (a random training view per photo per epoch, test-time
+    views averaged)."""
     from sklearn.metrics import f1_score
 
     from ml.train import fit_head, head_logits
@@ -295,15 +299,19 @@ def run_search(
     return search(store, trials, objective, max_evals, settings["seed"], progress)
 
 
-def train_best(settings: dict, params: dict, out: Path, progress: bool = True) -> Path:
+def train_best(
+    settings: dict, params: dict, out: Path, progress: bool = True, base: HeadParams | None = None
+) -> Path:
     """The best parameters trained by the pipeline (`ml.train.train_model`, as `train_model`
-    does) on the run's data: `<out>/<version>/`."""
+    does) on the run's data: `<out>/<version>/`. Parameters not tuned come from `base`
+    (default: the current defaults)."""
     from ml.train import train_model
 
+    base = base or DEFAULT_PARAMS
     return train_model(
         settings["data"],
         out,
-        params=HeadParams(**{**DEFAULT_PARAMS.to_dict(), **params}),
+        params=HeadParams(**{**base.to_dict(), **params}),
         seed=settings["seed"],
         per_class=settings["per_class"],
         progress=progress,
@@ -345,6 +353,24 @@ def write_report(
     )
     write_atomic(out / "report.md", text.encode())
     return out / "report.md"
+
+
+def untuned_metrics(settings: dict, out: Path, progress: bool = True) -> dict:
+    """Metrics of the built-in (untuned) defaults trained like the best parameters, for the
+    comparison that decides whether the tuned ones become the defaults."""
+    import json
+
+    from ml.model import UNTUNED_PARAMS
+
+    model_dir = train_best(settings, {}, out, progress, base=UNTUNED_PARAMS)
+    return json.loads((model_dir / "metrics.json").read_text())
+
+
+def tuned_wins(tuned: dict | None, untuned: dict | None) -> bool:
+    """True when the tuned model's held-out weighted F1 beats the untuned one's."""
+    if not tuned or not untuned:
+        return False
+    return tuned.get("weighted_f1", -1.0) > untuned.get("weighted_f1", -1.0)
 
 
 def write_tuned_params(

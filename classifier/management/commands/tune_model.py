@@ -54,7 +54,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--save-defaults",
             action="store_true",
-            help="also write the best parameters to ml/tuned_params.json",
+            help=(
+                "also train the built-in (untuned) defaults the same way and, only if the best "
+                "parameters beat them on the data set's held-out split (weighted F1), write "
+                "them to ml/tuned_params.json (train_model's defaults)"
+            ),
         )
 
     def handle(self, *args, **options) -> None:
@@ -100,10 +104,25 @@ class Command(BaseCommand):
         report = tune.write_report(store, best_dir, best_metrics)
         self.stdout.write(f"report: {report}")
         if options["save_defaults"]:
+            if best_metrics is None:
+                raise CommandError("--save-defaults compares trained models: drop --no-train")
+            self.stdout.write("training the built-in (untuned) defaults for comparison")
+            untuned = tune.untuned_metrics(settings, run_dir / "untuned", progress)
+            tuned_f1 = best_metrics.get("weighted_f1")
+            untuned_f1 = untuned.get("weighted_f1")
+            self.stdout.write(f"held-out weighted F1: tuned {tuned_f1}, untuned {untuned_f1}")
+            if not tune.tuned_wins(best_metrics, untuned):
+                self.stdout.write(
+                    self.style.WARNING(
+                        f"the tuned parameters do not beat the untuned ones: "
+                        f"{tune.TUNED_PARAMS} left as it is"
+                    )
+                )
+                return
             tune.write_tuned_params(
                 best["params"],
                 command=settings["command"],
                 objective=best["loss"],
-                notes={"train_model_metrics": best_metrics},
+                notes={"train_model_metrics": best_metrics, "untuned_metrics": untuned},
             )
             self.stdout.write(f"wrote {tune.TUNED_PARAMS}")
