@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 from ml import calibration
 from ml.imagenet import BIRD_CLASS_IDS, bird_mass
 from ml.model import DEFAULT_PARAMS, load_params
+from tests.conftest import REPO
 
 
 def test_params_from_json_and_overrides(tmp_path):
@@ -25,7 +27,12 @@ def test_params_from_json_and_overrides(tmp_path):
         load_params(path)
     with pytest.raises(ValueError, match="optimizer must be one of"):
         load_params(optimizer="lbfgs")
-    assert "tensorflow" not in sys.modules
+
+
+def test_parameters_load_without_tensorflow():
+    """Web workers read model parameters; that must not drag TensorFlow in."""
+    code = "import sys, ml.model; ml.model.load_params(); assert 'tensorflow' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
 
 
 def test_bird_classes_and_mass():
