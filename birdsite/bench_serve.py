@@ -48,11 +48,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 60.0) -> None:
+def wait_for_port(
+    port: int, process: subprocess.Popen | None = None, timeout: float = 30.0
+) -> None:
     """Wait until something listens on `port`; fail early if `process` died instead."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if process.poll() is not None:
+        if process is not None and process.poll() is not None:
             raise RuntimeError(f"{process.args[0]} exited with {process.returncode}")
         with socket.socket() as sock:
             if sock.connect_ex(("127.0.0.1", port)) == 0:
@@ -216,7 +218,7 @@ def gunicorn(
             stderr=subprocess.STDOUT,
         )
     try:
-        wait_for_port(port, process)
+        wait_for_port(port, process, timeout=60.0)
         yield process, f"http://127.0.0.1:{port}"
     finally:
         stop(process)

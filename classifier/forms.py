@@ -16,6 +16,19 @@ UNKNOWN_SPECIES = "__unknown__"
 DATETIME_LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
 
 
+def coordinate_field(label: str, *, limit: int) -> forms.DecimalField:
+    """An optional coordinate in degrees, within +-limit, stored like the model's (9, 6)."""
+    return forms.DecimalField(
+        required=False,
+        min_value=Decimal(-limit),
+        max_value=Decimal(limit),
+        max_digits=9,
+        decimal_places=6,
+        label=label,
+        widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
+    )
+
+
 class SightingForm(forms.Form):
     """Species (one of the suggestions, another one typed, or unknown), when, where, notes.
 
@@ -43,24 +56,8 @@ class SightingForm(forms.Form):
             attrs={"autocomplete": "off", "placeholder": "e.g. Lake Shore Park"}
         ),
     )
-    latitude = forms.DecimalField(
-        required=False,
-        min_value=Decimal(-90),
-        max_value=Decimal(90),
-        max_digits=9,
-        decimal_places=6,
-        label="Latitude",
-        widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
-    )
-    longitude = forms.DecimalField(
-        required=False,
-        min_value=Decimal(-180),
-        max_value=Decimal(180),
-        max_digits=9,
-        decimal_places=6,
-        label="Longitude",
-        widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
-    )
+    latitude = coordinate_field("Latitude", limit=90)
+    longitude = coordinate_field("Longitude", limit=180)
     notes = forms.CharField(
         required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 4})
     )

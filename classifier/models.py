@@ -79,22 +79,21 @@ class SpeciesPhoto(models.Model):
         return f"{self.species} photo {self.position}"
 
 
+def coordinate_field(*, limit: int) -> models.DecimalField:
+    """An optional coordinate in degrees within +-limit (micro-degree precision, ~0.1 m)."""
+    return models.DecimalField(
+        max_digits=9,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(-limit), MaxValueValidator(limit)],
+    )
+
+
 class PlaceMixin(models.Model):
     place_name = models.CharField(max_length=200, blank=True)
-    latitude = models.DecimalField(
-        max_digits=9,
-        decimal_places=6,
-        null=True,
-        blank=True,
-        validators=[MinValueValidator(-90), MaxValueValidator(90)],
-    )
-    longitude = models.DecimalField(
-        max_digits=9,
-        decimal_places=6,
-        null=True,
-        blank=True,
-        validators=[MinValueValidator(-180), MaxValueValidator(180)],
-    )
+    latitude = coordinate_field(limit=90)
+    longitude = coordinate_field(limit=180)
 
     class Meta:
         abstract = True

@@ -23,7 +23,8 @@ import psycopg
 import pytest
 import requests
 
-from tests.conftest import REPO, S3_CREDENTIALS, bucket_keys, free_port, wait_for_port, which
+from birdsite.bench_serve import free_port, wait_for_port
+from tests.conftest import REPO, S3_CREDENTIALS, bucket_keys, which
 from tests.deploy import files
 
 pytestmark = pytest.mark.slow
