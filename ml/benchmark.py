@@ -18,7 +18,7 @@ from PIL import Image
 from ml.config import shared_data_dir
 from ml.data import read_dataset
 from ml.features import Extractor, default_extractor, extract
-from ml.model import DEFAULT_PARAMS, HeadParams
+from ml.model import HeadParams, default_params_for
 
 ROTATIONS = 5
 CUB_PER_CLASS = 25
@@ -54,7 +54,12 @@ def features_speed(paths: list[Path], extractor: Extractor, views: int = 1) -> d
 
 
 def default_training(
-    birds525: Path, params: HeadParams, extractor: Extractor, cache: Path, out: Path, log: Callable
+    birds525: Path,
+    params: HeadParams | None,
+    extractor: Extractor,
+    cache: Path,
+    out: Path,
+    log: Callable,
 ) -> tuple[Path, dict]:
     """Train the default 525-species model from an empty feature cache; time it."""
     from ml.train import train_model
@@ -65,10 +70,11 @@ def default_training(
 
 
 def birds525_rotations(
-    birds525: Path, params: HeadParams, extractor: Extractor, cache: Path, log: Callable
+    birds525: Path, params: HeadParams | None, extractor: Extractor, cache: Path, log: Callable
 ) -> dict:
     """Mean accuracy over 5 rotations: photo r of each species checks, the others train; the
     no_bird rate of each rotation's checking photos at the threshold its training photos give."""
+    params = params or default_params_for(ROTATIONS - 1)
     from ml.calibration import no_bird_threshold
     from ml.train import TrainingData, fit_head, head_logits
 
@@ -123,7 +129,12 @@ def _rank_within_species(samples: list) -> np.ndarray:
 
 
 def cub100(
-    cub: Path, params: HeadParams, extractor: Extractor, cache: Path, out: Path, log: Callable
+    cub: Path,
+    params: HeadParams | None,
+    extractor: Extractor,
+    cache: Path,
+    out: Path,
+    log: Callable,
 ) -> dict:
     """25 train photos per species, judged on `valid` (which also drives early stopping)."""
     import json
@@ -168,22 +179,27 @@ def non_bird_masses(extractor: Extractor, names: tuple[str, ...]) -> dict[str, f
 
 
 def run_benchmark(
-    params: HeadParams = DEFAULT_PARAMS, data_root: Path | None = None, log: Callable = print
+    params: HeadParams | None = None, data_root: Path | None = None, log: Callable = print
 ) -> dict:
-    """All sections; models and caches go to a temp dir that is removed at the end."""
+    """All sections; models and caches go to a temp dir that is removed at the end. Without
+    `params`, each data set gets the defaults for its photos per species."""
     import json
 
     root = data_root or shared_data_dir()
     birds525, cub = root / "birds525", root / "cub100"
     extractor = default_extractor()
-    report: dict = {"params": params.to_dict(), "load_average": {"start": _load()}}
+    report: dict = {
+        "params": params.to_dict() if params else "defaults for the photos per species",
+        "load_average": {"start": _load()},
+    }
+    views = (params or default_params_for(CUB_PER_CLASS)).train_views
     with tempfile.TemporaryDirectory(prefix="bench-ml-") as tmp:
         tmp_path = Path(tmp)
         cache, out = tmp_path / "features", tmp_path / "models"
         paths = [s.path for s in read_dataset(birds525).samples("valid")][:300]
         report["features"] = {
             "plain": features_speed(paths, extractor, 1),
-            "training_views": features_speed(paths[:100], extractor, params.train_views),
+            "training_views": features_speed(paths[:100], extractor, views),
         }
         report["load_average"]["after_features"] = _load()
         log(

@@ -24,7 +24,7 @@ from ml.config import models_dir
 from ml.data import Dataset, DatasetError, Sample, read_dataset
 from ml.features import Extractor, default_extractor, extract
 from ml.imagenet import BIRD_CLASS_IDS, softmax
-from ml.model import DEFAULT_PARAMS, HeadParams, build_head, make_optimizer, serving_model
+from ml.model import HeadParams, build_head, default_params_for, make_optimizer, serving_model
 
 HOLD_OUT_EVERY = 5  # without a valid split, 1 photo in 5 of each species is held out
 
@@ -282,7 +282,7 @@ def held_out_metrics(probs: np.ndarray, labels: np.ndarray, bird: np.ndarray, ca
 def train_model(
     data_dir: str | os.PathLike,
     out_dir: str | os.PathLike | None = None,
-    params: HeadParams = DEFAULT_PARAMS,
+    params: HeadParams | None = None,
     seed: int = 0,
     species: list[str] | None = None,
     per_class: int | None = None,
@@ -292,7 +292,8 @@ def train_model(
     log=print,
 ) -> Path:
     """Train a classifier on a BIRDS-525-layout folder; return the new model directory,
-    `<out_dir>/<version>` (out_dir defaults to data_dir()/models)."""
+    `<out_dir>/<version>` (out_dir defaults to data_dir()/models). Without `params`, the
+    defaults for the split's photos per species (`ml.model.default_params_for`)."""
     started = time.perf_counter()
     dataset = read_dataset(data_dir, species)
     split = choose_split(dataset, seed, per_class)
@@ -300,6 +301,14 @@ def train_model(
         f"Data: {len(dataset.species)} species, {len(split.train)} training photos, "
         f"{len(split.held)} held out ({split.note})."
     )
+    if params is None:
+        per_species = float(np.median(list(_counts(split.train, dataset.species).values())))
+        params = default_params_for(per_species)
+        log(
+            f"Parameters: the defaults for {per_species:g} training photos per species "
+            f"(dropout {params.dropout_in:g}/{params.dropout_mid:g}, "
+            f"label smoothing {params.label_smoothing:g})."
+        )
     extractor = extractor or default_extractor()
     data = training_data(split, params, extractor, cache_dir, progress)
     for path, reason in data.skipped:

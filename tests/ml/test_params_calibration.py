@@ -11,7 +11,7 @@ import pytest
 
 from ml import calibration
 from ml.imagenet import BIRD_CLASS_IDS, bird_mass
-from ml.model import DEFAULT_PARAMS, load_params
+from ml.model import DEFAULT_PARAMS, FEW_SHOT_OVERRIDES, default_params_for, load_params
 from tests.conftest import REPO
 
 
@@ -27,6 +27,16 @@ def test_params_from_json_and_overrides(tmp_path):
         load_params(path)
     with pytest.raises(ValueError, match="optimizer must be one of"):
         load_params(optimizer="lbfgs")
+    with pytest.raises(ValueError, match="activation must be one of"):
+        load_params(activation="tanh")
+
+
+def test_few_photos_per_species_get_a_more_regularised_head():
+    assert default_params_for(25) == DEFAULT_PARAMS
+    few_shot = default_params_for(4)
+    assert {name: getattr(few_shot, name) for name in FEW_SHOT_OVERRIDES} == FEW_SHOT_OVERRIDES
+    assert few_shot.dropout_in > DEFAULT_PARAMS.dropout_in
+    assert few_shot.dense1 == DEFAULT_PARAMS.dense1  # only the regularisation differs
 
 
 def test_parameters_load_without_tensorflow():

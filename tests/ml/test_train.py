@@ -45,13 +45,12 @@ def test_model_directory_is_complete(small_model_dir):
 
 
 def test_tflite_and_keras_serving_models_agree(small_model_dir, held_out_photos):
-    import keras
-
     from ml.images import load_rgb
     from ml.litert import LiteRTModel
+    from ml.model import load_keras_model
 
     pixels = np.stack([load_rgb(path) for path, _ in held_out_photos]).astype(np.float32)
-    keras_species, keras_bird = keras.saving.load_model(small_model_dir / "model.keras").predict(
+    keras_species, keras_bird = load_keras_model(small_model_dir / "model.keras").predict(
         pixels, verbose=0
     )
     lite = LiteRTModel(small_model_dir / "model.tflite")
@@ -116,3 +115,30 @@ def test_bad_input_gives_a_clear_error_and_no_model_dir(tmp_path):
     with pytest.raises(DatasetError, match="No readable training photo"):
         train_model(tmp_path / "empty", out, progress=False, log=lambda *_: None)
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_train_model_command_writes_a_model_dir_and_a_summary(tmp_path, capsys):
+    from django.core.management import call_command
+
+    from tests.model_fixtures import BIRDS525, SMALL_SPECIES
+
+    params = tmp_path / "params.json"
+    params.write_text(json.dumps({"epochs": 5, "patience": 5, "train_views": 1, "dense1": 64}))
+    out = tmp_path / "models"
+    call_command(
+        "train_model",
+        data=str(BIRDS525),
+        out=str(out),
+        params=str(params),
+        species=SMALL_SPECIES[:3],
+        per_class=3,
+    )
+    printed = capsys.readouterr().out
+    (model_dir,) = out.iterdir()
+    assert "holding out 1 photo in 5 per species" in printed
+    assert f"Model {model_dir.name}: held-out accuracy" in printed
+    assert len(json.loads((model_dir / "labels.json").read_text())) == 3
+    assert json.loads((model_dir / "params.json").read_text())["dense1"] == 64
+    assert json.loads((model_dir / "data.json").read_text())["train_counts"] == dict.fromkeys(
+        sorted(SMALL_SPECIES[:3]), 3
+    )

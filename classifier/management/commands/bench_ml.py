@@ -24,7 +24,7 @@ class Command(BaseCommand):
         from ml.benchmark import run_benchmark, summary
         from ml.model import load_params
 
-        report = run_benchmark(load_params(params), log=self.stdout.write)
+        report = run_benchmark(load_params(params) if params else None, log=self.stdout.write)
         path = Path(out) if out else data_dir() / "bench" / "ml.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(report, indent=2) + "\n")

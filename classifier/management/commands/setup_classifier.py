@@ -45,7 +45,9 @@ class Command(BaseCommand):
         from ml.registry import activate
         from ml.train import train_model
 
-        model_dir = train_model(Path(data), None, load_params(params), log=self.stdout.write)
+        model_dir = train_model(
+            Path(data), None, load_params(params) if params else None, log=self.stdout.write
+        )
         activate(model_dir)
         self.stdout.write(
             self.style.SUCCESS(f"Classifier ready: model {model_dir.name} is active.")

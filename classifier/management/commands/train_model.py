@@ -11,7 +11,9 @@ class Command(BaseCommand):
     help = "Train the species head on cached backbone features; write data_dir()/models/<version>."
 
     def add_arguments(self, parser):
-        parser.add_argument("data", help="data set folder (train/valid/test and/or birds.csv)")
+        parser.add_argument(
+            "--data", required=True, help="data set folder (train/valid/test and/or birds.csv)"
+        )
         parser.add_argument(
             "--out", help="folder to create the model directory in (default: models dir)"
         )
@@ -31,7 +33,7 @@ class Command(BaseCommand):
             model_dir = train_model(
                 Path(data),
                 Path(out) if out else None,
-                load_params(params),
+                load_params(params) if params else None,
                 seed,
                 species,
                 per_class,
