@@ -172,7 +172,7 @@ STATICFILES_BACKEND = os.environ.get(
 def s3_storage(*, bucket_name: str, endpoint_url: str | None = None, **credentials) -> dict:
     """django-storages S3 settings: a private bucket served through presigned URLs."""
     return {
-        "BACKEND": "storages.backends.s3.S3Storage",
+        "BACKEND": "birdsite.storage.SharedModelS3Storage",
         "OPTIONS": {
             "bucket_name": bucket_name,
             "endpoint_url": endpoint_url,
