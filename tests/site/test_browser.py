@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.db import connections
 
 from classifier import predictor
 from classifier.models import Sighting
@@ -42,6 +43,9 @@ def browser(monkeypatch) -> Iterator:
         )
         yield browser
         browser.close()
+        # While the loop runs, the ORM keys its connections to the loop's context: a query the
+        # test made here opened a connection of its own, which would outlive the test database.
+        connections.close_all()
 
 
 @pytest.fixture
