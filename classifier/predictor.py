@@ -20,7 +20,7 @@ from PIL import Image
 
 from classifier.uploads import rejection_for
 from ml import registry
-from ml.images import ImageRejected, load_rgb
+from ml.images import ImageRejected, load_photo
 
 if TYPE_CHECKING:
     from ml.predict import Prediction, Predictor
@@ -106,10 +106,10 @@ def predict(*, image: bytes | Image.Image, k: int = 5) -> Prediction:
     """
     started = time.perf_counter()
     try:
-        pixels = load_rgb(image, max_pixels=settings.MAX_IMAGE_PIXELS)
+        photo = load_photo(image, max_pixels=settings.MAX_IMAGE_PIXELS)
     except ImageRejected as error:
         raise rejection_for(error) from error
-    result = get_predictor().predict(pixels, k=k)
+    result = get_predictor().predict(photo, k=k)
     top = result.suggestions[0] if result.suggestions else None
     logger.info(
         "prediction %s",
@@ -120,6 +120,7 @@ def predict(*, image: bytes | Image.Image, k: int = 5) -> Prediction:
             "verdict": result.verdict,
             "top_species": top.name if top else None,
             "top_probability": round(top.probability, 4) if top else None,
+            "box_source": result.box_source,
         },
     )
     return result

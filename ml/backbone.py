@@ -361,7 +361,7 @@ def build_b0() -> keras.Model:
 
 
 # Bump when the conversion or the export changes: caches of another format are rebuilt.
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3  # 3: the TFLite backbone also outputs the bird evidence map
 
 
 @dataclasses.dataclass(frozen=True)
@@ -416,13 +416,22 @@ def classifier_model(kind: str = "lite0") -> keras.Model:
 
 
 def feature_model(kind: str = "lite0") -> keras.Model:
-    """Raw 0..255 float32 [n,224,224,3] -> [pooled features (n,1280), ImageNet logits (n,1000)]."""
+    """Raw 0..255 float32 [n,224,224,3] -> [pooled features (n,1280), ImageNet logits (n,1000),
+    bird evidence map (n,7,7)] (the map is `ml.layers.BirdEvidenceMap`, read by `ml.finder`)."""
     import keras
 
+    from ml.imagenet import BIRD_CLASS_IDS
+    from ml.layers import BirdEvidenceMap
+
     classifier = classifier_model(kind)
+    activations = classifier.get_layer("top_activation").output
+    bird_map = BirdEvidenceMap(BIRD_CLASS_IDS, name="bird_map")
+    evidence = bird_map([activations, classifier.output])
+    kernel = classifier.get_layer("predictions").get_weights()[0]
+    bird_map.set_weights([kernel[:, list(BIRD_CLASS_IDS)]])
     return keras.Model(
         classifier.inputs,
-        [classifier.get_layer("avg_pool").output, classifier.output],
+        [classifier.get_layer("avg_pool").output, classifier.output, evidence],
         name=f"{kind}_features",
     )
 

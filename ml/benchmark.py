@@ -18,6 +18,7 @@ from PIL import Image
 from ml.config import shared_data_dir
 from ml.data import read_dataset
 from ml.features import Extractor, default_extractor, extract
+from ml.finder import Finder
 from ml.model import HeadParams, default_params_for
 
 ROTATIONS = 5
@@ -60,20 +61,29 @@ def default_training(
     cache: Path,
     out: Path,
     log: Callable,
+    finder: Finder | None = None,
 ) -> tuple[Path, dict]:
     """Train the default 525-species model from an empty feature cache; time it."""
     from ml.train import train_model
 
     started = time.perf_counter()
-    model_dir = train_model(birds525, out, params, extractor=extractor, cache_dir=cache, log=log)
+    model_dir = train_model(
+        birds525, out, params, extractor=extractor, cache_dir=cache, log=log, finder=finder
+    )
     return model_dir, {"seconds": round(time.perf_counter() - started, 1), "model": model_dir.name}
 
 
 def birds525_rotations(
-    birds525: Path, params: HeadParams | None, extractor: Extractor, cache: Path, log: Callable
+    birds525: Path,
+    params: HeadParams | None,
+    extractor: Extractor,
+    cache: Path,
+    log: Callable,
+    finder: Finder | None = None,
 ) -> dict:
     """Mean accuracy over 5 rotations: photo r of each species checks, the others train; the
-    no_bird rate of each rotation's checking photos at the threshold its training photos give."""
+    no_bird rate of each rotation's checking photos at the threshold its training photos give.
+    Views follow the finder's crop policy (the full view's bird mass decides "no bird")."""
     params = params or default_params_for(ROTATIONS - 1)
     from ml.calibration import no_bird_threshold
     from ml.train import TrainingData, fit_head, head_logits
@@ -81,7 +91,9 @@ def birds525_rotations(
     dataset = read_dataset(birds525)
     samples = [s for split in dataset.splits.values() for s in split]
     views = max(params.train_views, params.tta_views)
-    feats = extract([s.path for s in samples], views, extractor, cache, progress=False)
+    paths = [s.path for s in samples]
+    feats = extract(paths, views, extractor, cache, progress=False, finder=finder)
+    full = extract(paths, 1, extractor, cache, progress=False) if finder else feats
     kept = [samples[i] for i in feats.kept]
     index = {n: i for i, n in enumerate(dataset.species)}
     labels = np.array([index[s.species] for s in kept])
@@ -95,8 +107,8 @@ def birds525_rotations(
             labels[train],
             feats.pooled[held][:, : params.tta_views],
             labels[held],
-            feats.bird[train, 0],
-            feats.bird[held, 0],
+            full.bird[train, 0],
+            full.bird[held, 0],
         )
         head, _ = fit_head(data, params, seed=r, verbose=0)
         accuracy = float((head_logits(head, data.x_held).argmax(1) == data.y_held).mean())
@@ -115,7 +127,7 @@ def birds525_rotations(
         "mean_accuracy": float(np.mean(accuracies)),
         "no_bird_rates": no_birds,
         "no_bird_rate": float(np.mean(no_birds)),
-        "bird_mass": feats.bird[:, 0],
+        "bird_mass": full.bird[:, 0],
     }
 
 
@@ -135,6 +147,7 @@ def cub100(
     cache: Path,
     out: Path,
     log: Callable,
+    finder: Finder | None = None,
 ) -> dict:
     """25 train photos per species, judged on `valid` (which also drives early stopping)."""
     import json
@@ -142,7 +155,14 @@ def cub100(
     from ml.train import train_model
 
     model_dir = train_model(
-        cub, out, params, per_class=CUB_PER_CLASS, extractor=extractor, cache_dir=cache, log=log
+        cub,
+        out,
+        params,
+        per_class=CUB_PER_CLASS,
+        extractor=extractor,
+        cache_dir=cache,
+        log=log,
+        finder=finder,
     )
     metrics = json.loads((model_dir / "metrics.json").read_text())
     return {
@@ -170,10 +190,10 @@ def skimage_photos(names: tuple[str, ...]) -> dict[str, Image.Image]:
 
 def non_bird_masses(extractor: Extractor, names: tuple[str, ...]) -> dict[str, float]:
     """ImageNet bird mass of each photo (what the no_bird verdict thresholds)."""
-    from ml.images import load_rgb
+    from ml.images import load_photo, view_pixels
 
     return {
-        name: float(extractor(load_rgb(photo)[None])[1][0])
+        name: float(extractor(view_pixels(load_photo(photo).image)[None])[1][0])
         for name, photo in skimage_photos(names).items()
     }
 
@@ -185,8 +205,12 @@ def run_benchmark(
     `params`, each data set gets the defaults for its photos per species."""
     import json
 
+    from ml.data import read_name_map
+    from ml.field import field_report
+    from ml.finder_fit import fit_finder
+
     root = data_root or shared_data_dir()
-    birds525, cub = root / "birds525", root / "cub100"
+    birds525, cub, field = root / "birds525", root / "cub100", root / "field"
     extractor = default_extractor()
     report: dict = {
         "params": params.to_dict() if params else "defaults for the photos per species",
@@ -207,14 +231,19 @@ def run_benchmark(
             f"load average {_load()}"
         )
 
+        finder, report["finder_fit"] = fit_finder(field, "train", extractor, cache, progress=False)
+        log(f"finder: {report['finder_fit']['chosen']} on field/train")
         model_dir, report["default_training"] = default_training(
-            birds525, params, extractor, cache, out, log
+            birds525, params, extractor, cache, out, log, finder
+        )
+        report["field"] = field_report(
+            model_dir, field, read_name_map(root / "cub-to-birds525.csv"), "valid"
         )
         report["load_average"]["after_default_training"] = _load()
         calibration = json.loads((model_dir / "calibration.json").read_text())
         threshold = calibration["no_bird_threshold"]
 
-        rotations = birds525_rotations(birds525, params, extractor, cache, log)
+        rotations = birds525_rotations(birds525, params, extractor, cache, log, finder)
         birds_mass = rotations.pop("bird_mass")
         report["birds525"] = {
             **rotations,
@@ -222,7 +251,7 @@ def run_benchmark(
             # for reference only; `no_bird_rate` is measured on photos that did not choose it
             "no_bird_rate_default_model_all_photos": float((birds_mass < threshold).mean()),
         }
-        report["cub100"] = cub100(cub, params, extractor, cache, out, log)
+        report["cub100"] = cub100(cub, params, extractor, cache, out, log, finder)
 
         pick = non_bird_masses(extractor, NON_BIRD_PICK)
         test = non_bird_masses(extractor, NON_BIRD_TEST)
@@ -273,6 +302,10 @@ def summary(report: dict) -> list[str]:
             f"birds525 {ROTATIONS}-rotation mean accuracy {b['mean_accuracy']:.3f}, "
             f"no_bird {b['no_bird_rate']:.1%}"
         )
+    if "field" in report:
+        from ml.field import field_summary
+
+        lines += field_summary(report["field"])
     if "non_bird" in report:
         n = report["non_bird"]
         lines.append(

@@ -24,6 +24,11 @@ def features_dir() -> Path:
     return data_dir() / "features"
 
 
+def finder_dir() -> Path:
+    """The bird finder that `fit_finder` made (`ml.finder.Finder` files), for training."""
+    return data_dir() / "finder"
+
+
 def shared_data_dir() -> Path:
     """The development photo collections carried beside the repo (`../shared/data`)."""
     return REPO_ROOT.parent / "shared" / "data"

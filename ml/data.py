@@ -119,6 +119,21 @@ def _scientific_names(csv_path: Path) -> dict[str, str]:
     return names
 
 
+def read_name_map(path: str | os.PathLike) -> dict[str, str]:
+    """Another data set's species names -> catalogue (BIRDS-525) names, from a CSV whose first
+    two columns are the two names (like `cub-to-birds525.csv`: `cub name, birds525 name`)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"Name map not found: {path}")
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        rows = list(csv.reader(handle))
+    if not rows or len(rows[0]) < 2:
+        raise DatasetError(
+            f"{path}: expected a header and two columns (source name, catalogue name)"
+        )
+    return {row[0].strip(): row[1].strip() for row in rows[1:] if len(row) >= 2 and row[1].strip()}
+
+
 @dataclass
 class SubsampleReport:
     """What `subsample` wrote."""

@@ -1,9 +1,14 @@
-"""Backbone features of photos (pooled features + ImageNet bird mass) for a few augmented views,
-computed with LiteRT and cached on disk.
+"""Backbone features of photos (pooled features, ImageNet bird mass, bird evidence map) for a few
+augmented views, computed with LiteRT and cached on disk.
 
-Cache layout: `<cache>/<backbone id>/view<k>/<shard>.npz`, each shard holding `keys` (sha256 of
-the image file bytes), `pooled` (float16 [n,1280]) and `bird` (float32 [n]). Shards are only ever
-added (written atomically), so concurrent runs and interrupted runs are safe.
+A crop policy says which part of each photo the views are made from: `full` (the whole frame,
+squashed to a square) or a finder policy (`ml.finder.Finder.policy_id`: the square the
+finder chose from the full view's bird map, or the full view when the bird is large).
+
+Cache layout: `<cache>/<backbone id>/<policy>/view<k>/<shard>.npz`, each shard holding `keys`
+(sha256 of the image file bytes), `pooled` (float16 [n,1280]), `bird` (float32 [n]) and
+`bird_map` (float16 [n,7,7]). Shards are only ever added (written atomically), so concurrent
+runs and interrupted runs are safe.
 """
 
 from __future__ import annotations
@@ -23,10 +28,12 @@ from PIL import Image, ImageEnhance
 from tqdm import tqdm
 
 from ml.config import features_dir
+from ml.finder import BIRD_MAP_SIDE, Finder
 from ml.imagenet import bird_mass
-from ml.images import ImageRejected, load_rgb
+from ml.images import ImageRejected, load_photo, view_pixels
 
 FEATURES = 1280
+FULL_POLICY = "full"
 SHARD_IMAGES = 4096  # flush the cache every so many new images: an interrupted run keeps them
 
 
@@ -36,6 +43,7 @@ class Features:
 
     pooled: np.ndarray  # float32 [n, views, 1280]
     bird: np.ndarray  # float32 [n, views]
+    bird_map: np.ndarray  # float32 [n, 7, 7] of the full view (what the finder reads)
     kept: list[int]
     skipped: list[tuple[str, str]] = field(default_factory=list)
     extracted: int = 0  # image-views computed (cache misses)
@@ -81,29 +89,40 @@ def backbone_id(tflite: str | os.PathLike, kind: str = "lite0") -> str:
     return f"{kind}-{hashlib.sha256(Path(tflite).read_bytes()).hexdigest()[:12]}"
 
 
+def policy_name(finder: Finder | None) -> str:
+    """The cache folder of a crop policy."""
+    return FULL_POLICY if finder is None else finder.policy_id
+
+
 class FeatureCache:
-    """Append-only shard store for one backbone; lookups load each view's shards once."""
+    """Append-only shard store for one backbone and crop policy; each view's shards load once."""
 
-    def __init__(self, root: Path, backbone: str) -> None:
-        self.root = root / backbone
-        self._views: dict[int, tuple[dict[str, int], np.ndarray, np.ndarray]] = {}
+    def __init__(self, root: Path, backbone: str, policy: str = FULL_POLICY) -> None:
+        self.root = root / backbone / policy
+        self._views: dict[int, tuple[dict[str, int], np.ndarray, np.ndarray, np.ndarray]] = {}
 
-    def view(self, view: int) -> tuple[dict[str, int], np.ndarray, np.ndarray]:
-        """(key -> row, pooled, bird) of everything cached for `view`."""
+    def view(self, view: int) -> tuple[dict[str, int], np.ndarray, np.ndarray, np.ndarray]:
+        """(key -> row, pooled, bird, bird_map) of everything cached for `view`."""
         if view not in self._views:
-            keys, pooled, bird = [], [], []
+            keys, pooled, bird, maps = [], [], [], []
             for shard in sorted((self.root / f"view{view}").glob("*.npz")):
                 with np.load(shard) as data:
                     keys += [k.decode() for k in data["keys"]]
                     pooled.append(data["pooled"])
                     bird.append(data["bird"])
+                    maps.append(data["bird_map"])
             index = {k: i for i, k in enumerate(keys)}
-            pooled_all = np.concatenate(pooled) if pooled else np.zeros((0, FEATURES), np.float16)
-            bird_all = np.concatenate(bird) if bird else np.zeros((0,), np.float32)
-            self._views[view] = (index, pooled_all, bird_all)
+            self._views[view] = (
+                index,
+                np.concatenate(pooled) if pooled else np.zeros((0, FEATURES), np.float16),
+                np.concatenate(bird) if bird else np.zeros((0,), np.float32),
+                np.concatenate(maps) if maps else np.zeros((0, *_MAP_SHAPE), np.float16),
+            )
         return self._views[view]
 
-    def add(self, view: int, keys: list[str], pooled: np.ndarray, bird: np.ndarray) -> None:
+    def add(
+        self, view: int, keys: list[str], pooled: np.ndarray, bird: np.ndarray, maps: np.ndarray
+    ) -> None:
         """Write one new shard atomically and make it visible to lookups."""
         if not keys:
             return
@@ -117,13 +136,18 @@ class FeatureCache:
                 keys=np.array([k.encode() for k in keys]),
                 pooled=pooled.astype(np.float16),
                 bird=bird.astype(np.float32),
+                bird_map=maps.astype(np.float16),
             )
         os.replace(tmp, folder / name)
         self._views.pop(view, None)
 
 
+_MAP_SHAPE = (BIRD_MAP_SIDE, BIRD_MAP_SIDE)
+
+
 class Extractor:
-    """The LiteRT backbone: uint8 pixel batches -> (pooled float32 [n,1280], bird mass [n]).
+    """The LiteRT backbone: uint8 pixel batches -> (pooled float32 [n,1280], bird mass [n],
+    bird evidence map [n,7,7]).
 
     It holds `workers` interpreters of `num_threads` threads each (default: one single-threaded
     interpreter per core). LiteRT releases the GIL in `invoke()`, so `extract` runs one decoding
@@ -153,7 +177,7 @@ class Extractor:
         for model in self.models:
             self._free.put(model)
 
-    def __call__(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Thread-safe: each call borrows a free interpreter (concurrent calls run in parallel)."""
         model = self._free.get()
         try:
@@ -162,7 +186,8 @@ class Extractor:
             self._free.put(model)
         pooled = np.concatenate([o[0] for o in outputs])
         logits = np.concatenate([o[1] for o in outputs])
-        return pooled, bird_mass(logits).astype(np.float32)
+        maps = np.concatenate([o[2] for o in outputs])
+        return pooled, bird_mass(logits).astype(np.float32), maps
 
 
 def default_extractor(kind: str = "lite0") -> Extractor:
@@ -178,31 +203,40 @@ def extract(
     extractor: Extractor | None = None,
     cache_dir: Path | None = None,
     progress: bool = True,
+    finder: Finder | None = None,
 ) -> Features:
-    """Features of views 0..views-1 of every photo, from the cache or computed; unreadable photos
-    (not an image, truncated, too large, missing) are skipped and listed in `skipped`."""
+    """Features of views 0..views-1 of every photo under a crop policy (`finder`; None: the full
+    frame), from the cache or computed; unreadable photos (not an image, truncated, too large,
+    missing) are skipped and listed in `skipped`. `bird_map` is always the full view's."""
     started = time.perf_counter()
     extractor = extractor or default_extractor()
-    cache = FeatureCache(cache_dir or features_dir(), extractor.id)
+    root = cache_dir or features_dir()
+    full = FeatureCache(root, extractor.id)
+    cache = FeatureCache(root, extractor.id, policy_name(finder)) if finder else full
     with ThreadPoolExecutor(4) as pool:
         keys = list(pool.map(_safe_key, paths))
     skipped = [(str(p), k[1]) for p, k in zip(paths, keys, strict=True) if isinstance(k, tuple)]
     todo = {
         i
         for i, k in enumerate(keys)
-        if isinstance(k, str) and any(k not in cache.view(v)[0] for v in range(views))
+        if isinstance(k, str)
+        and (k not in full.view(0)[0] or any(k not in cache.view(v)[0] for v in range(views)))
     }
-    extracted, rejected = _compute(paths, keys, sorted(todo), views, extractor, cache, progress)
+    job = _Job(paths, keys, views, extractor, full, cache, finder)
+    extracted, rejected = _compute(job, sorted(todo), progress)
     skipped += [(str(paths[i]), reason) for i, reason in rejected.items()]
     kept = [i for i, k in enumerate(keys) if isinstance(k, str) and i not in rejected]
     pooled = np.zeros((len(kept), views, FEATURES), np.float32)
     bird = np.zeros((len(kept), views), np.float32)
     for v in range(views):
-        index, view_pooled, view_bird = cache.view(v)
+        index, view_pooled, view_bird, _ = cache.view(v)
         rows = [index[keys[i]] for i in kept]
         pooled[:, v] = view_pooled[rows]
         bird[:, v] = view_bird[rows]
-    return Features(pooled, bird, kept, skipped, extracted, time.perf_counter() - started)
+    index, _, _, full_maps = full.view(0)
+    maps = full_maps[[index[keys[i]] for i in kept]].astype(np.float32)
+    maps = maps.reshape(len(kept), *_MAP_SHAPE)
+    return Features(pooled, bird, maps, kept, skipped, extracted, time.perf_counter() - started)
 
 
 def _safe_key(path: Path) -> str | tuple[str, str]:
@@ -212,55 +246,97 @@ def _safe_key(path: Path) -> str | tuple[str, str]:
         return ("error", f"cannot read file: {exc.strerror or exc}")
 
 
-def _decode(path: Path, key: str, views: list[int]) -> tuple[np.ndarray | None, str]:
-    try:
-        rgb = load_rgb(path)
-    except (ImageRejected, OSError) as exc:
-        return None, str(exc)
-    return np.stack([augment(rgb, v, key) for v in views]), ""
+@dataclass
+class _Job:
+    """What one `extract` call computes: the photos, the policy and the two caches it fills."""
+
+    paths: list[Path]
+    keys: list
+    views: int
+    extractor: Extractor
+    full: FeatureCache  # the full view (view 0 holds the bird map the finder reads)
+    cache: FeatureCache  # the policy's views (the same object as `full` without a finder)
+    finder: Finder | None
+
+    def missing(self, i: int) -> list[int]:
+        return [v for v in range(self.views) if self.keys[i] not in self.cache.view(v)[0]]
+
+    def run(self, i: int) -> tuple[tuple | None, tuple | None, int, str]:
+        """(full view 0 outputs if not cached, the policy's missing views' outputs, image-views
+        computed, reason): decode once, run the full view when its map is needed (its outputs
+        serve as view 0 when the policy keeps the full frame), then the views of the crop."""
+        key = self.keys[i]
+        try:
+            photo = load_photo(self.paths[i])
+        except (ImageRejected, OSError) as exc:
+            return None, None, 0, str(exc)
+        whole = view_pixels(photo.image)
+        index, cached_pooled, _, maps = self.full.view(0)
+        full_out = None
+        if key in index:
+            pooled = cached_pooled[index[key]].astype(np.float32)
+            bird_map = maps[index[key]].astype(np.float32)
+        else:
+            full_out = self.extractor(whole[None])
+            pooled, bird_map = full_out[0][0], full_out[2][0]
+        base = whole
+        if self.finder is not None:
+            plan = self.finder.plan(bird_map, pooled, *photo.image.size)
+            if plan.crop is not None:
+                base = view_pixels(photo.image, plan.crop.as_tuple())
+        wanted = self.missing(i)
+        reuse = base is whole and full_out is not None and wanted[:1] == [0]
+        todo = wanted[1:] if reuse else wanted
+        out = self.extractor(_views(base, todo, key)) if todo else None
+        if reuse:
+            out = _stack(full_out, out) if out is not None else full_out
+        return full_out, out, len(todo) + (full_out is not None), ""
 
 
-def _compute(
-    paths: list[Path],
-    keys: list,
-    todo: list[int],
-    views: int,
-    extractor: Extractor,
-    cache: FeatureCache,
-    progress: bool,
-) -> tuple[int, dict[int, str]]:
+def _views(base: np.ndarray, views: list[int], key: str) -> np.ndarray:
+    return np.stack([augment(base, v, key) for v in views])
+
+
+def _stack(first: tuple, rest: tuple) -> tuple:
+    return tuple(np.concatenate([a, b]) for a, b in zip(first, rest, strict=True))
+
+
+def _compute(job: _Job, todo: list[int], progress: bool) -> tuple[int, dict[int, str]]:
     """Decode and run the backbone on cache misses in one thread per interpreter; flush shards
     as they fill."""
     if not todo:
         return 0, {}
-    missing = {i: [v for v in range(views) if keys[i] not in cache.view(v)[0]] for i in todo}
+    missing = {i: job.missing(i) for i in todo}
     rejected: dict[int, str] = {}
-    pending: dict[int, tuple[list[str], list[np.ndarray], list[np.ndarray]]] = {}
+    pending: dict[tuple[int, int], tuple[list, list, list, list]] = {}
+    caches = (job.full, job.cache)
     extracted = 0
     bar = tqdm(total=len(todo), desc="features", unit="img", disable=not progress, smoothing=0.1)
 
-    def work(i: int) -> tuple[int, tuple | None, str]:
+    def work(i: int) -> tuple[int, tuple | None, tuple | None, int, str]:
         """Decode and run the backbone in the same worker thread (one per interpreter)."""
-        pixels, reason = _decode(paths[i], keys[i], missing[i])
-        return i, (None if pixels is None else extractor(pixels)), reason
+        return i, *job.run(i)
 
-    workers = getattr(extractor, "workers", 1)  # stand-in backbones: one thread
+    def keep(which: int, view: int, key: str, out: tuple, row: int) -> None:
+        entry = pending.setdefault((which, view), ([], [], [], []))
+        for column, values in zip(entry, (key, *(o[row] for o in out)), strict=True):
+            column.append(values)
+
+    workers = getattr(job.extractor, "workers", 1)  # stand-in backbones: one thread
     with ThreadPoolExecutor(workers) as pool:
-        for i, out, reason in _ordered(pool, work, todo, window=8 * workers):
+        for i, full_out, out, computed, reason in _ordered(pool, work, todo, 8 * workers):
             bar.update()
-            if out is None:
+            if reason:
                 rejected[i] = reason
                 continue
-            pooled, bird = out
-            for row, v in enumerate(missing[i]):
-                entry = pending.setdefault(v, ([], [], []))
-                entry[0].append(keys[i])
-                entry[1].append(pooled[row])
-                entry[2].append(bird[row])
-            extracted += len(missing[i])
+            if full_out is not None and caches[0] is not caches[1]:
+                keep(0, 0, job.keys[i], full_out, 0)
+            for row, v in enumerate(missing[i] if out is not None else []):
+                keep(1, v, job.keys[i], out, row)
+            extracted += computed
             if max((len(e[0]) for e in pending.values()), default=0) >= SHARD_IMAGES:
-                _flush(cache, pending)
-    _flush(cache, pending)
+                _flush(caches, pending)
+    _flush(caches, pending)
     bar.close()
     return extracted, rejected
 
@@ -276,7 +352,7 @@ def _ordered(pool: ThreadPoolExecutor, fn, items: list, window: int):
         yield pending.popleft().result()
 
 
-def _flush(cache: FeatureCache, pending: dict) -> None:
-    for view, (keys, pooled, bird) in pending.items():
-        cache.add(view, keys, np.stack(pooled), np.array(bird))
+def _flush(caches: tuple[FeatureCache, FeatureCache], pending: dict) -> None:
+    for (which, view), (keys, pooled, bird, maps) in pending.items():
+        caches[which].add(view, keys, np.stack(pooled), np.array(bird), np.stack(maps))
     pending.clear()

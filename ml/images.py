@@ -1,7 +1,8 @@
 """The one image preprocessing of the project: any photo in, `uint8 [size, size, 3]` RGB out.
 
-Training, feature extraction and serving all go through `load_rgb`, so a model never sees
-pixels prepared differently from the ones it was trained on.
+Training, feature extraction and serving all go through `load_photo` and `view_pixels` (the
+bird finder's crops too), so a model never sees pixels prepared differently from the ones it
+was trained on; `load_rgb` is the whole frame at once, for pictures and checks.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import warnings
+from dataclasses import dataclass
 from typing import BinaryIO
 
 import numpy as np
@@ -23,6 +25,9 @@ except ImportError:  # pragma: no cover - optional
 
 SIZE = 224
 MAX_PIXELS = 40_000_000
+# Photos are decoded no smaller than this (short side): a crop around a bird that fills half the
+# frame still has the model's input resolution.
+DECODE_SIDE = 448
 # Raster photo formats only: restricting the sniffers also stops header-less formats (TGA...)
 # from "recognising" random bytes.
 Image.init()
@@ -42,6 +47,7 @@ _UPRIGHT = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
+_SWAPS_AXES = {5, 6, 7, 8}
 
 _BOMB_MESSAGE = "The image has far too many pixels to be processed."
 
@@ -70,10 +76,59 @@ def load_rgb(source: ImageSource, size: int = SIZE, max_pixels: int = MAX_PIXELS
     EXIF orientation is applied, any mode becomes RGB (transparency over white, 16-bit scaled),
     large photos are decoded or reduced at a smaller scale first, then one resize to the size.
     """
-    rgb = decode_rgb(open_image(source, max_pixels), min_side=size)
-    if rgb.size != (size, size):
-        rgb = rgb.resize((size, size), Image.Resampling.BILINEAR)
-    return np.asarray(rgb, dtype=np.uint8)
+    return view_pixels(decode_rgb(open_image(source, max_pixels), min_side=size), size=size)
+
+
+@dataclass(frozen=True)
+class Photo:
+    """A photo decoded upright in RGB, and the upright size it has at full resolution (boxes
+    given to or shown by the API are in those pixels)."""
+
+    image: Image.Image
+    size: tuple[int, int]
+
+    @property
+    def scale(self) -> float:
+        """Full-resolution pixels per decoded pixel."""
+        return self.size[0] / self.image.size[0]
+
+
+def load_photo(
+    source: ImageSource, max_pixels: int = MAX_PIXELS, min_side: int = DECODE_SIDE
+) -> Photo:
+    """Open and decode a photo upright, no smaller than `min_side` where it was larger, so that a
+    crop around a small bird still has detail (see `ml.finder`)."""
+    image = open_image(source, max_pixels)
+    return Photo(decode_rgb(image, min_side=min_side), _upright_size(image))
+
+
+def upright_size(source: ImageSource, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
+    """(width, height) of the photo upright at full resolution, from its header only."""
+    return _upright_size(open_image(source, max_pixels))
+
+
+def _upright_size(image: Image.Image) -> tuple[int, int]:
+    width, height = image.size
+    if image.getexif().get(ExifTags.Base.Orientation, 1) in _SWAPS_AXES:
+        return height, width
+    return width, height
+
+
+def view_pixels(
+    image: Image.Image, box: tuple[float, float, float, float] | None = None, size: int = SIZE
+) -> np.ndarray:
+    """The region `box` (left, top, width, height in the image's pixels; None: the whole frame,
+    squashed to a square as the training photos were) resized to uint8 [size, size, 3]."""
+    if box is None:
+        if image.size == (size, size):
+            return np.asarray(image, dtype=np.uint8)
+        region = None
+    else:
+        x, y, w, h = box
+        width, height = image.size
+        region = (max(x, 0), max(y, 0), min(x + w, width), min(y + h, height))
+    resized = image.resize((size, size), Image.Resampling.BILINEAR, box=region)
+    return np.asarray(resized, dtype=np.uint8)
 
 
 def open_image(source: ImageSource, max_pixels: int = MAX_PIXELS) -> Image.Image:

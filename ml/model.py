@@ -179,7 +179,8 @@ def serving_model(
     temperature: float = 1.0,
     tta_views: int = 1,
 ) -> keras.Model:
-    """Raw 0..255 pixels [n,224,224,3] -> (calibrated species probabilities [n,N], bird mass [n,1]).
+    """Raw 0..255 pixels [n,224,224,3] -> (calibrated species probabilities [n,N], bird mass [n,1],
+    bird evidence map [n,7,7] and pooled features [n,1280], both read by `ml.finder`).
 
     With `tta_views=2` the head's logits are averaged over the image and its mirror image.
     """
@@ -187,15 +188,15 @@ def serving_model(
     from keras import ops
 
     pixels = keras.Input((224, 224, 3), name="images")
-    pooled, imagenet_logits = backbone(pixels)
+    pooled, imagenet_logits, bird_map = backbone(pixels)
     logits = head(pooled)
     if tta_views == 2:
-        mirrored, _ = backbone(ops.flip(pixels, axis=2))
+        mirrored = backbone(ops.flip(pixels, axis=2))[0]
         logits = (logits + head(mirrored)) / 2.0
     species = ops.softmax(logits / float(temperature), axis=-1)
     imagenet = ops.softmax(imagenet_logits, axis=-1)
     bird = ops.sum(ops.take(imagenet, list(bird_class_ids), axis=-1), axis=-1, keepdims=True)
-    return keras.Model(pixels, [species, bird], name="birdsite_classifier")
+    return keras.Model(pixels, [species, bird, bird_map, pooled], name="birdsite_classifier")
 
 
 def load_keras_model(path: str | Path) -> keras.Model:

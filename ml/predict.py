@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from dataclasses import dataclass
@@ -9,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ml.images import ImageSource, load_rgb
+from ml.finder import Box, Finder, FinderParams, blend_probabilities, square_around
+from ml.images import ImageSource, Photo, load_photo, view_pixels
 from ml.litert import LiteRTModel
 
 VERDICTS = ("bird", "uncertain", "no_bird")
@@ -30,6 +32,11 @@ class Prediction:
     bird_probability: float
     model_version: str
     latency_ms: float
+    # the region the answer comes from, in full-resolution upright pixels (x, y, width, height):
+    # a square around the bird ("finder" or "person") or the whole frame ("full")
+    box: tuple[int, int, int, int] | None = None
+    box_source: str = "full"
+    found_box: tuple[int, int, int, int] | None = None  # the finder's tight box, when it ran
 
 
 class Predictor:
@@ -43,6 +50,7 @@ class Predictor:
         calibration: dict,
         metrics: dict,
         version: str,
+        finder: Finder | None = None,
     ) -> None:
         self.model_dir = model_dir
         self.model = model
@@ -50,6 +58,7 @@ class Predictor:
         self.calibration = calibration
         self.metrics = metrics
         self.version = version
+        self.finder = finder  # None: a model trained before the finder (single pass)
 
     @classmethod
     def load(cls, model_dir: str | Path, num_threads: int | None = None) -> Predictor:
@@ -76,18 +85,53 @@ class Predictor:
             read("calibration.json"),
             read("metrics.json"),
             read("version.json")["version"],
+            Finder.load(model_dir),
         )
 
-    def predict(self, image: ImageSource | np.ndarray, k: int = 5) -> Prediction:
-        """Top-k species and a verdict for a photo, or for pixels `ml.images.load_rgb` made.
+    def predict(
+        self,
+        image: ImageSource | Photo,
+        k: int = 5,
+        box: Box | None = None,
+        use_finder: bool = True,
+    ) -> Prediction:
+        """Top-k species and a verdict for a photo (or a `Photo` that `ml.images.load_photo` made).
 
-        Raises ml.images.ImageRejected for unusable files.
+        The full view always runs (its bird mass decides "no bird"). Then a square around `box`
+        (a person's box, full-resolution upright pixels) or around the bird the finder located
+        (when it is small in the frame) runs too, and the two answers are blended. Raises
+        ml.images.ImageRejected for unusable files.
         """
         started = time.perf_counter()
-        rgb = image if isinstance(image, np.ndarray) else load_rgb(image)
-        pixels = rgb[None].astype(np.float32)
-        probabilities, bird = self.model.run(pixels)
-        return self.decide(probabilities[0], float(bird.reshape(-1)[0]), k, started)
+        photo = image if isinstance(image, Photo) else load_photo(image)
+        outputs = self.model.run(view_pixels(photo.image)[None])
+        probabilities, bird = outputs[0][0], float(outputs[1].reshape(-1)[0])
+        width, height = photo.image.size
+        scale = photo.scale
+        crop, found, source = None, None, "full"
+        params = self.finder.params if self.finder is not None else FinderParams()
+        if box is not None:
+            decoded = Box(box.x / scale, box.y / scale, box.width / scale, box.height / scale)
+            crop, source = (
+                square_around(decoded, width, height, params.margin),
+                "person",
+            )
+        elif use_finder and self.finder is not None:
+            plan = self.finder.plan(outputs[2][0], outputs[3][0], width, height)
+            found = plan.found
+            if plan.crop is not None:
+                crop, source = plan.crop, "finder"
+        if crop is not None:
+            second = self.model.run(view_pixels(photo.image, crop.as_tuple())[None])[0][0]
+            probabilities = blend_probabilities(probabilities, second, params.crop_weight)
+        result = self.decide(probabilities, bird, k, started)
+        shown = crop or Box(0, 0, width, height)
+        return dataclasses.replace(
+            result,
+            box=_full_resolution(shown, scale),
+            box_source=source,
+            found_box=None if found is None else _full_resolution(found, scale),
+        )
 
     def decide(self, probabilities: np.ndarray, bird: float, k: int, started: float) -> Prediction:
         top = np.argsort(-probabilities)[:k]
@@ -108,3 +152,7 @@ class Predictor:
             verdict = "bird"
         latency = (time.perf_counter() - started) * 1000
         return Prediction(verdict, suggestions, bird, self.version, round(latency, 2))
+
+
+def _full_resolution(box: Box, scale: float) -> tuple[int, int, int, int]:
+    return Box(box.x * scale, box.y * scale, box.width * scale, box.height * scale).rounded()

@@ -22,7 +22,8 @@ import numpy as np
 from ml import calibration
 from ml.config import models_dir
 from ml.data import Dataset, DatasetError, Sample, read_dataset
-from ml.features import Extractor, default_extractor, extract
+from ml.features import Extractor, default_extractor, extract, policy_name
+from ml.finder import FINDER_FILE, REGRESSOR_FILE, Finder
 from ml.imagenet import BIRD_CLASS_IDS, softmax
 from ml.model import HeadParams, build_head, default_params_for, make_optimizer, serving_model
 
@@ -46,11 +47,14 @@ class TrainingData:
     species: list[str]
     x_train: np.ndarray  # [n, views, 1280]
     y_train: np.ndarray
-    x_held: np.ndarray  # [m, tta views, 1280]
+    x_held: np.ndarray  # [m, tta views, 1280] under the crop policy (what the finder crops)
     y_held: np.ndarray
-    bird_train: np.ndarray  # bird mass of the plain view of the training photos
+    bird_train: np.ndarray  # bird mass of the full view of the training photos
     bird_held: np.ndarray
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    # the held-out photos' full views, blended with `x_held` as serving blends them
+    x_held_full: np.ndarray | None = None
+    crop_weight: float = 0.0
 
 
 def choose_split(dataset: Dataset, seed: int = 0, per_class: int | None = None) -> Split:
@@ -104,12 +108,18 @@ def training_data(
     extractor: Extractor,
     cache_dir: Path | None = None,
     progress: bool = True,
+    finder: Finder | None = None,
 ) -> TrainingData:
-    """Features of every view of the training photos and of the test-time views of held-out ones."""
+    """Features of every view of the training photos and of the test-time views of held-out
+    ones, all under the crop policy `finder` (as serving crops), plus the held-out full views."""
     train = extract(
-        [s.path for s in split.train], params.train_views, extractor, cache_dir, progress
+        [s.path for s in split.train], params.train_views, extractor, cache_dir, progress, finder
     )
-    held = extract([s.path for s in split.held], params.tta_views, extractor, cache_dir, progress)
+    held_paths = [s.path for s in split.held]
+    held = extract(held_paths, params.tta_views, extractor, cache_dir, progress, finder)
+    held_full = (
+        extract(held_paths, params.tta_views, extractor, cache_dir, progress) if finder else held
+    )
     train_samples = [split.train[i] for i in train.kept]
     species = sorted({s.species for s in train_samples})
     if not species:
@@ -124,10 +134,20 @@ def training_data(
         y_held=np.array(
             [index[split.held[held.kept[r]].species] for r in held_rows], dtype=np.int64
         ),
-        bird_train=train.bird[:, 0],
-        bird_held=held.bird[held_rows, 0],
+        bird_train=_full_view_bird(train, finder, extractor, split.train, cache_dir),
+        bird_held=held_full.bird[held_rows, 0],
         skipped=train.skipped + held.skipped,
+        x_held_full=held_full.pooled[held_rows] if finder else None,
+        crop_weight=finder.params.crop_weight if finder else 0.0,
     )
+
+
+def _full_view_bird(train, finder, extractor, samples, cache_dir) -> np.ndarray:
+    """Bird mass of the training photos' full views (serving's "no bird" reads the full view)."""
+    if finder is None:
+        return train.bird[:, 0]
+    full = extract([samples[i].path for i in train.kept], 1, extractor, cache_dir, False)
+    return full.bird[:, 0]
 
 
 def fit_head(data: TrainingData, params: HeadParams, seed: int = 0, verbose: int | str = "auto"):
@@ -236,9 +256,19 @@ def head_logits(head, pooled: np.ndarray) -> np.ndarray:
     return logits.reshape(pooled.shape[0], pooled.shape[1], -1).mean(axis=1)
 
 
+def held_logits(head, data: TrainingData) -> np.ndarray:
+    """The held-out photos' logits as serving computes them: the crop policy's views blended
+    with the full views (identical where the finder kept the full frame)."""
+    logits = head_logits(head, data.x_held)
+    if data.x_held_full is None or data.crop_weight == 1.0:
+        return logits
+    full = head_logits(head, data.x_held_full)
+    return data.crop_weight * logits + (1 - data.crop_weight) * full
+
+
 def calibrate(head, data: TrainingData) -> tuple[dict, dict]:
     """(calibration.json, held-out metrics) from the held-out photos."""
-    logits = head_logits(head, data.x_held)
+    logits = held_logits(head, data)
     temperature = calibration.fit_temperature(logits, data.y_held)
     probs = softmax(logits / temperature)
     top = probs.max(axis=1) if len(probs) else np.zeros(0)
@@ -290,10 +320,12 @@ def train_model(
     cache_dir: Path | None = None,
     progress: bool = True,
     log=print,
+    finder: Finder | None = None,
 ) -> Path:
     """Train a classifier on a BIRDS-525-layout folder; return the new model directory,
     `<out_dir>/<version>` (out_dir defaults to data_dir()/models). Without `params`, the
-    defaults for the split's photos per species (`ml.model.default_params_for`)."""
+    defaults for the split's photos per species (`ml.model.default_params_for`). `finder` is the
+    crop policy of training and serving (None: the full frame only, one pass)."""
     started = time.perf_counter()
     dataset = read_dataset(data_dir, species)
     split = choose_split(dataset, seed, per_class)
@@ -310,7 +342,7 @@ def train_model(
             f"label smoothing {params.label_smoothing:g})."
         )
     extractor = extractor or default_extractor()
-    data = training_data(split, params, extractor, cache_dir, progress)
+    data = training_data(split, params, extractor, cache_dir, progress, finder)
     for path, reason in data.skipped:
         log(f"Skipped {path}: {reason}")
     dropped = sorted(set(dataset.species) - set(data.species))
@@ -340,6 +372,7 @@ def train_model(
         "seed": seed,
         "per_class": per_class,
         "early_stopping_split": split.held_from,
+        "crop_policy": policy_name(finder),
         "note": split.note,
         "train_counts": _counts(split.train, data.species),
         "held_out_counts": _counts(split.held, data.species),
@@ -348,7 +381,7 @@ def train_model(
     }
     root = Path(out_dir) if out_dir is not None else models_dir()
     model_dir = write_model_dir(
-        root, serving, head, labels, cal, params, history, metrics, data_info, extractor.id
+        root, serving, head, labels, cal, params, history, metrics, data_info, extractor.id, finder
     )
     log(
         f"Model {model_dir.name}: held-out accuracy {metrics.get('accuracy', float('nan')):.3f}, "
@@ -380,6 +413,7 @@ def write_model_dir(
     metrics: dict,
     data_info: dict,
     backbone: str,
+    finder: Finder | None = None,
 ) -> Path:
     """Write every file in a temp dir beside the target, then rename it to `<root>/<version>`."""
     from ml.export import export_tflite
@@ -406,6 +440,8 @@ def write_model_dir(
         }
         for name, content in files.items():
             (tmp / name).write_text(json.dumps(content, indent=2) + "\n")
+        if finder is not None:
+            finder.save(tmp)
         version = content_version(tmp)
         (tmp / "version.json").write_text(
             json.dumps(
@@ -433,6 +469,7 @@ def write_model_dir(
 def content_version(model_dir: Path) -> str:
     """Short hash of what defines the served behaviour: the TFLite model, labels and calibration."""
     digest = hashlib.sha256()
-    for name in ("model.tflite", "labels.json", "calibration.json"):
-        digest.update((model_dir / name).read_bytes())
+    for name in ("model.tflite", "labels.json", "calibration.json", FINDER_FILE, REGRESSOR_FILE):
+        if (model_dir / name).is_file():
+            digest.update((model_dir / name).read_bytes())
     return digest.hexdigest()[:12]

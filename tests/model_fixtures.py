@@ -28,8 +28,24 @@ SMALL_PARAMS = {"epochs": 40, "patience": 40, "batch_size": 32, "train_views": 2
 
 
 @pytest.fixture(scope="session")
-def small_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real 8-species model (4 photos per species train, 1 held out), trained in < ~60 s."""
+def field_finder(tmp_path_factory: pytest.TempPathFactory):
+    """The bird finder fitted on the real field/train photos (one backbone pass each)."""
+    from ml.finder_fit import fit_finder
+
+    finder, report = fit_finder(
+        shared_data_dir() / "field",
+        "train",
+        cache_dir=tmp_path_factory.mktemp("features"),
+        progress=False,
+    )
+    assert report["chosen"] != "threshold_only"  # the regressor found more boxes
+    return finder
+
+
+@pytest.fixture(scope="session")
+def small_model_dir(tmp_path_factory: pytest.TempPathFactory, field_finder) -> Path:
+    """A real 8-species model (4 photos per species train, 1 held out) with the bird finder,
+    trained in < ~60 s."""
     if not BIRDS525.is_dir():
         pytest.fail(f"the development photos are missing: {BIRDS525}")
     from ml.model import load_params
@@ -44,6 +60,7 @@ def small_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         species=SMALL_SPECIES,
         progress=False,
         log=lambda *_: None,
+        finder=field_finder,
     )
 
 

@@ -181,7 +181,7 @@ def test_failed_conversion_leaves_nothing(tmp_path: Path, monkeypatch) -> None:
 
 @pytest.mark.slow
 def test_keras_matches_pytorch_reference(keras_features, shared_data: Path) -> None:
-    _, logits = keras_features.predict(reference_inputs(shared_data), verbose=0)
+    _, logits, _ = keras_features.predict(reference_inputs(shared_data), verbose=0)
     expected = np.array([item["logits"] for item in REFERENCE["images"]], np.float32)
     assert np.abs(logits - expected).max() <= 1e-3
     assert list(logits.argmax(1)) == [item["top1"] for item in REFERENCE["images"]]
@@ -189,8 +189,9 @@ def test_keras_matches_pytorch_reference(keras_features, shared_data: Path) -> N
 
 @pytest.mark.slow
 def test_keras_classifies_skimage_photos(keras_features) -> None:
-    pooled, logits = keras_features.predict(skimage_inputs(), verbose=0)
+    pooled, logits, bird_map = keras_features.predict(skimage_inputs(), verbose=0)
     assert pooled.shape == (2, backbone.FEATURES) and logits.shape == (2, backbone.CLASSES)
+    assert bird_map.shape == (2, 7, 7)
     cat, coffee = logits.argmax(1)
     assert cat in CATS and coffee in COFFEE
 
@@ -206,9 +207,11 @@ def test_build_from_checkpoint_equals_converted_weights(keras_features) -> None:
 def test_tflite_agrees_with_keras(built, keras_features, shared_data: Path) -> None:
     files, _ = built
     x = np.concatenate([skimage_inputs(), reference_inputs(shared_data)])
-    k_pooled, k_logits = keras_features.predict(x, verbose=0)
+    k_pooled, k_logits, k_map = keras_features.predict(x, verbose=0)
     runner = LiteRTModel(files.tflite, num_threads=2)
-    t_pooled, t_logits = runner.run(x)
+    t_pooled, t_logits, t_map = runner.run(x)
+    assert t_map.shape == (len(x), 7, 7)
+    np.testing.assert_allclose(t_map, k_map, atol=1e-3 * max(1.0, float(np.abs(k_map).max())))
     assert t_pooled.shape == (len(x), backbone.FEATURES)
     assert t_logits.shape == (len(x), backbone.CLASSES)
     np.testing.assert_allclose(t_pooled, k_pooled, atol=1e-4)

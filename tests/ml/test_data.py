@@ -74,11 +74,12 @@ class PixelMeans:
     def __init__(self) -> None:
         self.calls = 0
 
-    def __call__(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         self.calls += len(pixels)
         left = pixels[:, :, :16].reshape(len(pixels), -1, 3).mean(axis=1)
         pooled = np.repeat(left, 1280 // 3 + 1, axis=1)
-        return pooled[:, :1280].astype(np.float32), np.full(len(pixels), 0.5, np.float32)
+        maps = np.zeros((len(pixels), 7, 7), np.float32)
+        return pooled[:, :1280].astype(np.float32), np.full(len(pixels), 0.5, np.float32), maps
 
 
 def test_corrupt_and_non_images_are_skipped_and_features_cached(kaggle_like, tmp_path):

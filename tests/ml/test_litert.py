@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parent.parent.parent
 
 def test_litert_does_not_import_tensorflow() -> None:
     code = (
-        "import sys, ml.litert, ml.export, ml.backbone\n"
+        "import sys, ml.litert, ml.export, ml.backbone, ml.finder, ml.predict, ml.field\n"
         "assert not [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')]\n"
     )
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)

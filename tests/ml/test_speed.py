@@ -27,7 +27,7 @@ class SlowMeans:
         self.most_active = 0
         self._lock = threading.Lock()
 
-    def __call__(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         with self._lock:
             self.active += 1
             self.most_active = max(self.most_active, self.active)
@@ -36,7 +36,8 @@ class SlowMeans:
             self.active -= 1
         means = pixels.reshape(len(pixels), -1, 3).mean(axis=1)
         pooled = np.repeat(means, 1280 // 3 + 1, axis=1)[:, :1280]
-        return pooled.astype(np.float32), means[:, 0].astype(np.float32) / 255
+        maps = np.zeros((len(pixels), 7, 7), np.float32)
+        return pooled.astype(np.float32), means[:, 0].astype(np.float32) / 255, maps
 
 
 def test_parallel_extraction_matches_serial_in_order(tmp_path: Path) -> None:

@@ -50,12 +50,13 @@ def test_tflite_and_keras_serving_models_agree(small_model_dir, held_out_photos)
     from ml.model import load_keras_model
 
     pixels = np.stack([load_rgb(path) for path, _ in held_out_photos]).astype(np.float32)
-    keras_species, keras_bird = load_keras_model(small_model_dir / "model.keras").predict(
+    keras_species, keras_bird, *_ = load_keras_model(small_model_dir / "model.keras").predict(
         pixels, verbose=0
     )
     lite = LiteRTModel(small_model_dir / "model.tflite")
     for i, row in enumerate(pixels):
-        species, bird = lite.run(row[None])
+        species, bird, bird_map, pooled = lite.run(row[None])
+        assert bird_map.shape == (1, 7, 7) and pooled.shape == (1, 1280)
         assert species.argmax() == keras_species[i].argmax()
         assert np.abs(species[0] - keras_species[i]).max() < 1e-3
         assert abs(float(bird.reshape(-1)[0]) - float(keras_bird[i, 0])) < 1e-3

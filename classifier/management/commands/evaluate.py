@@ -6,8 +6,11 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ml.data import DatasetError
+from ml.config import shared_data_dir
+from ml.data import DatasetError, read_name_map
 from ml.evaluate import EvaluationError, evaluate, summary_lines
+from ml.field import field_report, field_summary
+from ml.tune_store import write_json_atomic
 
 
 class Command(BaseCommand):
@@ -27,6 +30,18 @@ class Command(BaseCommand):
             "--negatives", type=Path, default=None, help="a folder of non-bird photos"
         )
         parser.add_argument("--out", type=Path, required=True, help="report folder")
+        parser.add_argument(
+            "--field",
+            type=Path,
+            help="also judge a field folder (full-size photos + boxes.csv): full view, finder "
+            "and true box; writes field.json",
+        )
+        parser.add_argument(
+            "--names",
+            type=Path,
+            default=shared_data_dir() / "cub-to-birds525.csv",
+            help="name map of the field folder's species to catalogue names",
+        )
 
     def handle(
         self,
@@ -36,6 +51,8 @@ class Command(BaseCommand):
         split: str,
         negatives: Path | None,
         out: Path,
+        field: Path | None,
+        names: Path,
         **options,
     ) -> None:
         try:
@@ -51,4 +68,14 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         for line in summary_lines(evaluation):
             self.stdout.write(line)
+        if field is not None:
+            try:
+                figures = field_report(
+                    model_dir, field, read_name_map(names), split, options["verbosity"] > 0
+                )
+            except (DatasetError, FileNotFoundError, ValueError) as exc:
+                raise CommandError(str(exc)) from exc
+            write_json_atomic(Path(out) / "field.json", figures)
+            for line in field_summary(figures):
+                self.stdout.write(line)
         self.stdout.write(f"report: {Path(out) / 'report.md'} ({evaluation.seconds:.1f} s)")

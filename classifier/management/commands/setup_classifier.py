@@ -6,7 +6,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
-from ml.config import shared_data_dir
+from ml.config import finder_dir, shared_data_dir
+from ml.finder import Finder
 
 
 class Command(BaseCommand):
@@ -41,12 +42,25 @@ class Command(BaseCommand):
                 )
             )
             return
+        from ml.finder_fit import current_finder, fit_finder, save_finder
         from ml.model import load_params
         from ml.registry import activate
         from ml.train import train_model
 
+        field = shared_data_dir() / "field"
+        if Finder.load(finder_dir()) is None and (field / "train").is_dir():
+            finder, report = fit_finder(field, "train")
+            save_finder(finder)
+            self.stdout.write(
+                f"Bird finder: {report['chosen']} fitted on {report['photos']} photos of {field} "
+                f"(boxes found, out of fold: {report['iou_hit_out_of_fold'][report['chosen']]:.1%})"
+            )
         model_dir = train_model(
-            Path(data), None, load_params(params) if params else None, log=self.stdout.write
+            Path(data),
+            None,
+            load_params(params) if params else None,
+            log=self.stdout.write,
+            finder=current_finder(),
         )
         activate(model_dir)
         self.stdout.write(

@@ -22,9 +22,17 @@ class Command(BaseCommand):
         parser.add_argument("--per-class", type=int, help="at most N training photos per species")
         parser.add_argument("--species", nargs="+", help="only these species (by name)")
         parser.add_argument("--activate", action="store_true", help="make it the served model")
+        parser.add_argument(
+            "--no-finder",
+            action="store_true",
+            help="classify the full frame only (no bird finder, one pass per photo)",
+        )
 
-    def handle(self, *args, data, out, params, seed, per_class, species, activate, **options):
+    def handle(
+        self, *args, data, out, params, seed, per_class, species, activate, no_finder, **options
+    ):
         from ml.data import DatasetError
+        from ml.finder_fit import current_finder
         from ml.model import load_params
         from ml.registry import activate as activate_model
         from ml.train import train_model
@@ -38,6 +46,7 @@ class Command(BaseCommand):
                 species,
                 per_class,
                 log=self.stdout.write,
+                finder=None if no_finder else current_finder(),
             )
         except (DatasetError, ValueError, FileNotFoundError) as exc:
             raise CommandError(str(exc)) from exc
