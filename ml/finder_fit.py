@@ -1,19 +1,24 @@
-"""Fitting the bird finder's box regressor on field photos with true boxes (`field/train`).
+"""Fitting the bird finder on field photos with true boxes (`field/train`).
 
-Everything comes from the cached full-view pass (pooled features and bird map), so a fit costs
-one backbone pass per new photo and then seconds. The ridge strength is chosen by out-of-fold
-IoU on the same split; the threshold-only finder is scored beside it, and the regressor is kept
-only when it finds more boxes.
+The box regressor: everything comes from the cached full-view pass (pooled features and bird
+map), so a fit costs one backbone pass per new photo and then seconds. The ridge strength is
+chosen by out-of-fold IoU on the same split; the threshold-only finder is scored beside it, and
+the regressor is kept only when it finds more boxes.
+
+The crop parameters (margin, when the second pass runs, the blend) need a classifier to score
+them: `choose_crop_params` grids them with a trained model on the same split.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from ml.config import finder_dir
 from ml.data import read_dataset
@@ -106,3 +111,89 @@ def save_finder(finder: Finder, folder: Path | None = None) -> Path:
 def current_finder() -> Finder:
     """The finder `fit_finder` saved, else the threshold-only finder (no field photos yet)."""
     return Finder.load(finder_dir()) or Finder()
+
+
+# --- the crop parameters, chosen with a trained model --------------------------------------
+
+MARGINS = (0.0, 0.1, 0.2)
+CROP_BELOW = (0.6, 0.7, 0.8, 0.9, 1.0)
+CROP_WEIGHTS = (0.6, 0.8, 1.0)
+# At most this share of photos may take the second pass: the finder's inference CPU stays
+# within 1.6x the single pass.
+MAX_SECOND_PASS = 0.5
+
+
+def choose_crop_params(
+    finder: Finder,
+    model_dir: Path,
+    field_root: Path,
+    name_map: dict[str, str],
+    split: str = "train",
+    progress: bool = True,
+) -> tuple[Finder, dict]:
+    """Grid `margin` x `crop_below` x `crop_weight` by the model's top-1 on a field split,
+    among the settings that send at most `MAX_SECOND_PASS` of the photos to a second pass.
+
+    One crop pass per photo and margin; the rest of the grid is arithmetic on those answers.
+    """
+    from ml.field import field_photos
+    from ml.finder import blend_probabilities, square_around
+    from ml.images import load_photo, view_pixels
+    from ml.predict import Predictor
+
+    predictor = Predictor.load(model_dir, num_threads=1)
+    labels = [entry["name"] for entry in predictor.labels]
+    photos, _ = field_photos(Path(field_root), split, labels, name_map)
+    if not photos:
+        raise ValueError(f"no photo of {field_root}/{split} is of a species the model knows")
+    full, crops, sides = [], {m: [] for m in MARGINS}, {m: [] for m in MARGINS}
+    for item in tqdm(photos, desc=f"crops {split}", disable=not progress):
+        image = load_photo(item.path).image
+        outputs = predictor.model.run(view_pixels(image)[None])
+        full.append(outputs[0][0])
+        found = finder.locate(outputs[2][0], outputs[3][0], *image.size)
+        for margin in MARGINS:
+            square = square_around(found, *image.size, margin)
+            crops[margin].append(
+                predictor.model.run(view_pixels(image, square.as_tuple())[None])[0][0]
+            )
+            sides[margin].append(square.width / min(image.size))
+    labels_true = np.array([item.label for item in photos])
+    full_probs = np.stack(full)
+    grid = []
+    for margin in MARGINS:
+        crop_probs, side = np.stack(crops[margin]), np.array(sides[margin])
+        for below in CROP_BELOW:
+            second = side < below
+            for weight in CROP_WEIGHTS:
+                probs = np.where(
+                    second[:, None], blend_probabilities(full_probs, crop_probs, weight), full_probs
+                )
+                top = np.argsort(-probs, axis=1)[:, :5]
+                grid.append(
+                    {
+                        "margin": margin,
+                        "crop_below": below,
+                        "crop_weight": weight,
+                        "second_pass_share": float(second.mean()),
+                        "top1": float((top[:, 0] == labels_true).mean()),
+                        "top5": float((top == labels_true[:, None]).any(axis=1).mean()),
+                    }
+                )
+    allowed = [g for g in grid if g["second_pass_share"] <= MAX_SECOND_PASS]
+    best = max(allowed, key=lambda g: (g["top1"], g["top5"], -g["second_pass_share"]))
+    params = dataclasses.replace(
+        finder.params,
+        margin=best["margin"],
+        crop_below=best["crop_below"],
+        crop_weight=best["crop_weight"],
+    )
+    single = np.argsort(-full_probs, axis=1)[:, :5]
+    report = {
+        "photos": len(photos),
+        "full_view_top1": float((single[:, 0] == labels_true).mean()),
+        "full_view_top5": float((single == labels_true[:, None]).any(axis=1).mean()),
+        "chosen": best,
+        "grid": grid,
+    }
+    return Finder(params, finder.regressor), report

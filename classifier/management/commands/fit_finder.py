@@ -20,17 +20,52 @@ class Command(BaseCommand):
         parser.add_argument("--field", type=Path, default=shared_data_dir() / "field")
         parser.add_argument("--split", default="train", choices=("train", "valid", "test"))
         parser.add_argument("--out", type=Path, help="folder (default: data_dir()/finder)")
+        parser.add_argument(
+            "--model",
+            type=Path,
+            help="also choose margin, crop_below and crop_weight by this model's top-1 on the "
+            "split (at most half the photos take a second pass)",
+        )
+        parser.add_argument(
+            "--names",
+            type=Path,
+            default=shared_data_dir() / "cub-to-birds525.csv",
+            help="name map of the field species to catalogue names (with --model)",
+        )
 
-    def handle(self, *args, field: Path, split: str, out: Path | None, **options):
-        from ml.data import DatasetError
-        from ml.finder_fit import fit_finder, save_finder
+    def handle(
+        self,
+        *args,
+        field: Path,
+        split: str,
+        out: Path | None,
+        model: Path | None,
+        names: Path,
+        **options,
+    ):
+        from ml.data import DatasetError, read_name_map
+        from ml.finder_fit import choose_crop_params, fit_finder, save_finder
 
+        progress = options["verbosity"] > 0
         try:
-            finder, report = fit_finder(field, split, progress=options["verbosity"] > 0)
+            finder, report = fit_finder(field, split, progress=progress)
+            if model is not None:
+                finder, crop_report = choose_crop_params(
+                    finder, model, field, read_name_map(names), split, progress
+                )
         except (DatasetError, FileNotFoundError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
         folder = save_finder(finder, out)
         self.stdout.write(json.dumps(report["iou_hit_out_of_fold"], indent=1))
+        if model is not None:
+            best = crop_report["chosen"]
+            self.stdout.write(
+                f"crop parameters on {crop_report['photos']} photos: margin {best['margin']:g}, "
+                f"crop_below {best['crop_below']:g}, crop_weight {best['crop_weight']:g} -> "
+                f"top-1 {best['top1']:.3f} / top-5 {best['top5']:.3f} with "
+                f"{best['second_pass_share']:.0%} second passes (full view "
+                f"{crop_report['full_view_top1']:.3f} / {crop_report['full_view_top5']:.3f})"
+            )
         self.stdout.write(
             self.style.SUCCESS(
                 f"finder {report['policy_id']} ({report['chosen']}, {report['photos']} photos) "
