@@ -109,3 +109,55 @@ def test_evaluate_command_writes_the_report(
         "report.md",
     ):
         assert (out / name).stat().st_size > 0, name
+
+
+@pytest.mark.slow
+def test_evaluate_command_judges_a_field_folder_three_ways(
+    small_model_dir: Path, shared_data: Path, tmp_path: Path, capsys
+) -> None:
+    """A field folder made of real scenes: each held-out photo pasted small into a larger
+    frame of its own blurred pixels, the true box where it was pasted."""
+    import csv
+
+    from django.core.management import call_command
+    from PIL import Image, ImageFilter
+
+    from tests.model_fixtures import SMALL_SPECIES
+
+    field = tmp_path / "field"
+    rows = []
+    for species in SMALL_SPECIES:
+        photo = sorted((shared_data / "birds525" / "valid" / species).glob("*.jpg"))[0]
+        bird = Image.open(photo).convert("RGB")
+        scene = bird.resize((560, 420)).filter(ImageFilter.GaussianBlur(12))
+        scene.paste(bird.resize((150, 150)), (300, 180))
+        relative = f"valid/{species}/scene.jpg"
+        (field / relative).parent.mkdir(parents=True)
+        scene.save(field / relative, quality=95)
+        rows.append({"filepaths": relative, "x": 300, "y": 180, "width": 150, "height": 150})
+    with open(field / "boxes.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    names = tmp_path / "names.csv"
+    names.write_text(
+        "source name,catalogue name\n" + "".join(f"{s},{s}\n" for s in SMALL_SPECIES)
+    )
+    out = tmp_path / "report"
+    call_command(
+        "evaluate",
+        str(small_model_dir),
+        data=str(field),
+        split="valid",
+        out=str(out),
+        field=str(field),
+        names=str(names),
+        verbosity=0,
+    )
+    figures = json.loads((out / "field.json").read_text())
+    assert figures["photos"] == len(SMALL_SPECIES) and figures["box_regressor"]
+    for mode in ("full", "finder", "true_box"):
+        assert 0 <= figures[f"{mode}_top1"] <= figures[f"{mode}_top5"] <= 1
+    assert figures["true_box_top1"] >= 0.75  # the pasted bird, cut back out
+    assert figures["cpu_ratio_finder_vs_single"] > 0
+    assert "finder: found box IoU" in capsys.readouterr().out
