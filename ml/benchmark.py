@@ -86,14 +86,15 @@ def birds525_rotations(
     Views follow the finder's crop policy (the full view's bird mass decides "no bird")."""
     params = params or default_params_for(ROTATIONS - 1)
     from ml.calibration import no_bird_threshold
-    from ml.train import TrainingData, fit_head, head_logits
+    from ml.train import TrainingData, crop_weights_of, fit_head, held_logits
 
     dataset = read_dataset(birds525)
     samples = [s for split in dataset.splits.values() for s in split]
     views = max(params.train_views, params.tta_views)
     paths = [s.path for s in samples]
     feats = extract(paths, views, extractor, cache, progress=False, finder=finder)
-    full = extract(paths, 1, extractor, cache, progress=False) if finder else feats
+    full = extract(paths, params.tta_views, extractor, cache, progress=False) if finder else feats
+    weights = crop_weights_of(finder, full, samples) if finder else None
     kept = [samples[i] for i in feats.kept]
     index = {n: i for i, n in enumerate(dataset.species)}
     labels = np.array([index[s.species] for s in kept])
@@ -109,9 +110,11 @@ def birds525_rotations(
             labels[held],
             full.bird[train, 0],
             full.bird[held, 0],
+            x_held_full=full.pooled[held][:, : params.tta_views] if finder else None,
+            crop_weights=weights[held] if finder else None,
         )
         head, _ = fit_head(data, params, seed=r, verbose=0)
-        accuracy = float((head_logits(head, data.x_held).argmax(1) == data.y_held).mean())
+        accuracy = float((held_logits(head, data).argmax(1) == data.y_held).mean())
         # the no_bird threshold as training picks it (from the training photos only), measured
         # on the photos of the rotation that did not choose it
         threshold = no_bird_threshold(data.bird_train)

@@ -70,6 +70,9 @@ class FinderParams:
     crop_below: float = 0.7
     # weight of the crop's log-probabilities against the full view's when both ran
     crop_weight: float = 1.0
+    # the weight fades to 0 over the last `crop_ramp` (share of the short side) below
+    # `crop_below`: a box that moves a little (the same photo re-encoded) never flips the answer
+    crop_ramp: float = 0.1
 
     def __post_init__(self) -> None:
         if not 0 < self.threshold < 1:
@@ -78,8 +81,18 @@ class FinderParams:
             raise ValueError("margin must be at least 0")
         if not 0 < self.crop_below <= 1:
             raise ValueError("crop_below must be in (0, 1]")
-        if not 0 <= self.crop_weight <= 1:
-            raise ValueError("crop_weight must be in [0, 1]")
+        if not 0 < self.crop_weight <= 1:
+            raise ValueError("crop_weight must be in (0, 1]")
+        if not 0 <= self.crop_ramp < self.crop_below:
+            raise ValueError("crop_ramp must be in [0, crop_below)")
+
+    def weight_for(self, side_share: float) -> float:
+        """The crop's blend weight for a square of this share of the short side (0: no pass)."""
+        if side_share >= self.crop_below:
+            return 0.0
+        if self.crop_ramp == 0:
+            return self.crop_weight
+        return self.crop_weight * min((self.crop_below - side_share) / self.crop_ramp, 1.0)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -174,6 +187,7 @@ class CropPlan:
 
     found: Box  # the tight box around the bird evidence
     crop: Box | None  # the square to classify in a second pass; None: the full view suffices
+    weight: float = 0.0  # the crop's blend weight (`FinderParams.weight_for`)
 
 
 def blend_probabilities(full: np.ndarray, crop: np.ndarray, crop_weight: float) -> np.ndarray:
@@ -253,7 +267,8 @@ class Finder:
     @property
     def policy_id(self) -> str:
         """Short hash of everything that shapes the crop views (the feature cache key)."""
-        crop = {k: v for k, v in self.params.to_dict().items() if k != "crop_weight"}
+        blend = ("crop_weight", "crop_ramp")  # how answers mix, not which pixels are cached
+        crop = {k: v for k, v in self.params.to_dict().items() if k not in blend}
         digest = hashlib.sha256(json.dumps(crop, sort_keys=True).encode())
         if self.regressor is not None:
             for array in (self.regressor.coef, self.regressor.x_mean, self.regressor.y_mean):
@@ -270,8 +285,8 @@ class Finder:
         """Find the bird and decide whether a second pass on a square around it is worth it."""
         found = self.locate(bird_map, pooled, width, height)
         square = square_around(found, width, height, self.params.margin)
-        small = square.width < self.params.crop_below * min(width, height)
-        return CropPlan(found, square if small else None)
+        weight = self.params.weight_for(square.width / min(width, height))
+        return CropPlan(found, square if weight > 0 else None, weight)
 
     def save(self, folder: Path) -> None:
         """Write `finder.json` (and the regressor's arrays) into `folder`."""

@@ -164,10 +164,16 @@ def choose_crop_params(
     for margin in MARGINS:
         crop_probs, side = np.stack(crops[margin]), np.array(sides[margin])
         for below in CROP_BELOW:
-            second = side < below
             for weight in CROP_WEIGHTS:
-                probs = np.where(
-                    second[:, None], blend_probabilities(full_probs, crop_probs, weight), full_probs
+                params = dataclasses.replace(
+                    finder.params, margin=margin, crop_below=below, crop_weight=weight
+                )
+                weights = np.array([params.weight_for(share) for share in side])
+                probs = np.stack(
+                    [
+                        blend_probabilities(f, c, w) if w > 0 else f
+                        for f, c, w in zip(full_probs, crop_probs, weights, strict=True)
+                    ]
                 )
                 top = np.argsort(-probs, axis=1)[:, :5]
                 grid.append(
@@ -175,7 +181,7 @@ def choose_crop_params(
                         "margin": margin,
                         "crop_below": below,
                         "crop_weight": weight,
-                        "second_pass_share": float(second.mean()),
+                        "second_pass_share": float((weights > 0).mean()),
                         "top1": float((top[:, 0] == labels_true).mean()),
                         "top5": float((top == labels_true[:, None]).any(axis=1).mean()),
                     }

@@ -108,22 +108,20 @@ class Predictor:
         probabilities, bird = outputs[0][0], float(outputs[1].reshape(-1)[0])
         width, height = photo.image.size
         scale = photo.scale
-        crop, found, source = None, None, "full"
+        crop, found, source, weight = None, None, "full", 0.0
         params = self.finder.params if self.finder is not None else FinderParams()
         if box is not None:
             decoded = Box(box.x / scale, box.y / scale, box.width / scale, box.height / scale)
-            crop, source = (
-                square_around(decoded, width, height, params.margin),
-                "person",
-            )
+            crop, source = square_around(decoded, width, height, params.margin), "person"
+            weight = params.crop_weight
         elif use_finder and self.finder is not None:
             plan = self.finder.plan(outputs[2][0], outputs[3][0], width, height)
             found = plan.found
             if plan.crop is not None:
-                crop, source = plan.crop, "finder"
+                crop, source, weight = plan.crop, "finder", plan.weight
         if crop is not None:
             second = self.model.run(view_pixels(photo.image, crop.as_tuple())[None])[0][0]
-            probabilities = blend_probabilities(probabilities, second, params.crop_weight)
+            probabilities = blend_probabilities(probabilities, second, weight)
         result = self.decide(probabilities, bird, k, started)
         shown = crop or Box(0, 0, width, height)
         return dataclasses.replace(

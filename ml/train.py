@@ -25,6 +25,7 @@ from ml.data import Dataset, DatasetError, Sample, read_dataset
 from ml.features import Extractor, default_extractor, extract, policy_name
 from ml.finder import FINDER_FILE, REGRESSOR_FILE, Finder
 from ml.imagenet import BIRD_CLASS_IDS, softmax
+from ml.images import upright_size
 from ml.model import HeadParams, build_head, default_params_for, make_optimizer, serving_model
 
 HOLD_OUT_EVERY = 5  # without a valid split, 1 photo in 5 of each species is held out
@@ -52,9 +53,10 @@ class TrainingData:
     bird_train: np.ndarray  # bird mass of the full view of the training photos
     bird_held: np.ndarray
     skipped: list[tuple[str, str]] = field(default_factory=list)
-    # the held-out photos' full views, blended with `x_held` as serving blends them
+    # the held-out photos' full views, blended with `x_held` by each photo's crop weight as
+    # serving blends them
     x_held_full: np.ndarray | None = None
-    crop_weight: float = 0.0
+    crop_weights: np.ndarray | None = None
 
 
 def choose_split(dataset: Dataset, seed: int = 0, per_class: int | None = None) -> Split:
@@ -138,7 +140,17 @@ def training_data(
         bird_held=held_full.bird[held_rows, 0],
         skipped=train.skipped + held.skipped,
         x_held_full=held_full.pooled[held_rows] if finder else None,
-        crop_weight=finder.params.crop_weight if finder else 0.0,
+        crop_weights=crop_weights_of(finder, held_full, split.held)[held_rows] if finder else None,
+    )
+
+
+def crop_weights_of(finder: Finder, full, samples: list[Sample]) -> np.ndarray:
+    """Each photo's crop weight as serving computes it, from its cached full view."""
+    return np.array(
+        [
+            finder.plan(full.bird_map[r], full.pooled[r, 0], *upright_size(samples[i].path)).weight
+            for r, i in enumerate(full.kept)
+        ]
     )
 
 
@@ -260,10 +272,10 @@ def held_logits(head, data: TrainingData) -> np.ndarray:
     """The held-out photos' logits as serving computes them: the crop policy's views blended
     with the full views (identical where the finder kept the full frame)."""
     logits = head_logits(head, data.x_held)
-    if data.x_held_full is None or data.crop_weight == 1.0:
+    if data.x_held_full is None:
         return logits
-    full = head_logits(head, data.x_held_full)
-    return data.crop_weight * logits + (1 - data.crop_weight) * full
+    weights = data.crop_weights[:, None]
+    return weights * logits + (1 - weights) * head_logits(head, data.x_held_full)
 
 
 def calibrate(head, data: TrainingData) -> tuple[dict, dict]:

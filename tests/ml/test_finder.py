@@ -53,12 +53,25 @@ def test_plan_crops_only_small_birds_and_blend_is_a_distribution() -> None:
     finder = Finder(FinderParams(threshold=0.5, margin=0.1, crop_below=0.8))
     small = finder.plan(peak_map(3, 3), np.zeros(1280), 500, 375)
     assert small.crop is not None and small.crop.width < 0.8 * 375
+    assert small.weight == 1.0  # well below the bound: the crop alone
     large = finder.plan(np.ones((7, 7)), np.zeros(1280), 500, 375)
-    assert large.crop is None
+    assert large.crop is None and large.weight == 0.0
     full, crop = np.array([0.7, 0.2, 0.1]), np.array([0.1, 0.8, 0.1])
     mixed = blend_probabilities(full, crop, 0.5)
     assert np.isclose(mixed.sum(), 1.0) and mixed.argmax() == 1
     assert np.allclose(blend_probabilities(full, crop, 1.0), crop)
+
+
+def test_the_crop_weight_fades_to_nothing_at_the_bound() -> None:
+    params = FinderParams(crop_below=0.7, crop_weight=0.8, crop_ramp=0.1)
+    shares = np.linspace(0.0, 1.0, 201)
+    weights = np.array([params.weight_for(x) for x in shares])
+    assert np.allclose(weights[shares <= 0.6 - 1e-9], 0.8)
+    assert (weights[shares >= 0.7] == 0).all()
+    assert np.abs(np.diff(weights)).max() <= 0.8 * 0.005 / 0.1 + 1e-9  # no jump anywhere
+    assert FinderParams(crop_ramp=0).weight_for(0.69) == 1.0
+    with pytest.raises(ValueError, match="crop_ramp"):
+        FinderParams(crop_below=0.5, crop_ramp=0.6)
 
 
 def test_finder_files_round_trip_and_the_policy_id_follows_every_parameter(tmp_path) -> None:
@@ -77,8 +90,8 @@ def test_finder_files_round_trip_and_the_policy_id_follows_every_parameter(tmp_p
         finder.policy_id,
     }
     assert len(ids) == 4
-    # the blend weight does not change the cached views, so it does not change the key
-    assert Finder(FinderParams(crop_weight=0.3)).policy_id == Finder().policy_id
+    # the blend does not change the cached views, so it does not change the key
+    assert Finder(FinderParams(crop_weight=0.3, crop_ramp=0.2)).policy_id == Finder().policy_id
     with pytest.raises(ValueError, match="unknown finder parameters"):
         (tmp_path / "finder.json").write_text('{"margn": 0.1}')
         Finder.load(tmp_path)

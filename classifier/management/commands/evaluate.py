@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ml.config import shared_data_dir
+from classifier.management.arguments import add_name_map_argument
 from ml.data import DatasetError, read_name_map
 from ml.evaluate import EvaluationError, evaluate, summary_lines
 from ml.field import field_report, field_summary
@@ -36,12 +36,7 @@ class Command(BaseCommand):
             help="also judge a field folder (full-size photos + boxes.csv): full view, finder "
             "and true box; writes field.json",
         )
-        parser.add_argument(
-            "--names",
-            type=Path,
-            default=shared_data_dir() / "cub-to-birds525.csv",
-            help="name map of the field folder's species to catalogue names",
-        )
+        add_name_map_argument(parser, " (with --field)")
 
     def handle(
         self,

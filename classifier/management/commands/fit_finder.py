@@ -7,6 +7,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from classifier.management.arguments import add_name_map_argument
 from ml.config import shared_data_dir
 
 
@@ -26,12 +27,7 @@ class Command(BaseCommand):
             help="also choose margin, crop_below and crop_weight by this model's top-1 on the "
             "split (at most half the photos take a second pass)",
         )
-        parser.add_argument(
-            "--names",
-            type=Path,
-            default=shared_data_dir() / "cub-to-birds525.csv",
-            help="name map of the field species to catalogue names (with --model)",
-        )
+        add_name_map_argument(parser, " (with --model)")
 
     def handle(
         self,
