@@ -70,9 +70,10 @@ class FinderParams:
     crop_below: float = 0.7
     # weight of the crop's log-probabilities against the full view's when both ran
     crop_weight: float = 1.0
-    # the weight fades to 0 over the last `crop_ramp` (share of the short side) below
-    # `crop_below`: a box that moves a little (the same photo re-encoded) never flips the answer
-    crop_ramp: float = 0.1
+    # with a ramp, the weight fades to 0 over the last `crop_ramp` (share of the short side)
+    # below `crop_below`, so a box that moves a little never flips the answer; on field/train
+    # no ramp scored higher (top-1 0.591 against 0.583 with 0.1)
+    crop_ramp: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0 < self.threshold < 1:

@@ -12,6 +12,7 @@ them: `choose_crop_params` grids them with a trained model on the same split.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 import shutil
 import tempfile
@@ -118,6 +119,7 @@ def current_finder() -> Finder:
 MARGINS = (0.0, 0.1, 0.2)
 CROP_BELOW = (0.6, 0.7, 0.8, 0.9, 1.0)
 CROP_WEIGHTS = (0.6, 0.8, 1.0)
+CROP_RAMPS = (0.0, 0.1)
 # At most this share of photos may take the second pass: the finder's inference CPU stays
 # within 1.6x the single pass.
 MAX_SECOND_PASS = 0.5
@@ -163,29 +165,33 @@ def choose_crop_params(
     grid = []
     for margin in MARGINS:
         crop_probs, side = np.stack(crops[margin]), np.array(sides[margin])
-        for below in CROP_BELOW:
-            for weight in CROP_WEIGHTS:
-                params = dataclasses.replace(
-                    finder.params, margin=margin, crop_below=below, crop_weight=weight
-                )
-                weights = np.array([params.weight_for(share) for share in side])
-                probs = np.stack(
-                    [
-                        blend_probabilities(f, c, w) if w > 0 else f
-                        for f, c, w in zip(full_probs, crop_probs, weights, strict=True)
-                    ]
-                )
-                top = np.argsort(-probs, axis=1)[:, :5]
-                grid.append(
-                    {
-                        "margin": margin,
-                        "crop_below": below,
-                        "crop_weight": weight,
-                        "second_pass_share": float((weights > 0).mean()),
-                        "top1": float((top[:, 0] == labels_true).mean()),
-                        "top5": float((top == labels_true[:, None]).any(axis=1).mean()),
-                    }
-                )
+        for below, weight, ramp in itertools.product(CROP_BELOW, CROP_WEIGHTS, CROP_RAMPS):
+            params = dataclasses.replace(
+                finder.params,
+                margin=margin,
+                crop_below=below,
+                crop_weight=weight,
+                crop_ramp=ramp,
+            )
+            weights = np.array([params.weight_for(share) for share in side])
+            probs = np.stack(
+                [
+                    blend_probabilities(f, c, w) if w > 0 else f
+                    for f, c, w in zip(full_probs, crop_probs, weights, strict=True)
+                ]
+            )
+            top = np.argsort(-probs, axis=1)[:, :5]
+            grid.append(
+                {
+                    "margin": margin,
+                    "crop_below": below,
+                    "crop_weight": weight,
+                    "crop_ramp": ramp,
+                    "second_pass_share": float((weights > 0).mean()),
+                    "top1": float((top[:, 0] == labels_true).mean()),
+                    "top5": float((top == labels_true[:, None]).any(axis=1).mean()),
+                }
+            )
     allowed = [g for g in grid if g["second_pass_share"] <= MAX_SECOND_PASS]
     best = max(allowed, key=lambda g: (g["top1"], g["top5"], -g["second_pass_share"]))
     params = dataclasses.replace(
@@ -193,6 +199,7 @@ def choose_crop_params(
         margin=best["margin"],
         crop_below=best["crop_below"],
         crop_weight=best["crop_weight"],
+        crop_ramp=best["crop_ramp"],
     )
     single = np.argsort(-full_probs, axis=1)[:, :5]
     report = {
