@@ -108,8 +108,8 @@ def birds525_rotations(
             labels[train],
             feats.pooled[held][:, : params.tta_views],
             labels[held],
-            full.bird[train, 0],
-            full.bird[held, 0],
+            feats.full_bird[train],
+            feats.full_bird[held],
             x_held_full=full.pooled[held][:, : params.tta_views] if finder else None,
             crop_weights=weights[held] if finder else None,
         )
@@ -130,7 +130,7 @@ def birds525_rotations(
         "mean_accuracy": float(np.mean(accuracies)),
         "no_bird_rates": no_birds,
         "no_bird_rate": float(np.mean(no_birds)),
-        "bird_mass": full.bird[:, 0],
+        "bird_mass": feats.full_bird,
     }
 
 

@@ -44,6 +44,7 @@ class Features:
     pooled: np.ndarray  # float32 [n, views, 1280]
     bird: np.ndarray  # float32 [n, views]
     bird_map: np.ndarray  # float32 [n, 7, 7] of the full view (what the finder reads)
+    full_bird: np.ndarray  # float32 [n]: bird mass of the full view (what "no bird" reads)
     kept: list[int]
     skipped: list[tuple[str, str]] = field(default_factory=list)
     extracted: int = 0  # image-views computed (cache misses)
@@ -233,10 +234,19 @@ def extract(
         rows = [index[keys[i]] for i in kept]
         pooled[:, v] = view_pooled[rows]
         bird[:, v] = view_bird[rows]
-    index, _, _, full_maps = full.view(0)
-    maps = full_maps[[index[keys[i]] for i in kept]].astype(np.float32)
-    maps = maps.reshape(len(kept), *_MAP_SHAPE)
-    return Features(pooled, bird, maps, kept, skipped, extracted, time.perf_counter() - started)
+    index, _, full_bird, full_maps = full.view(0)
+    rows = [index[keys[i]] for i in kept]
+    maps = full_maps[rows].astype(np.float32).reshape(len(kept), *_MAP_SHAPE)
+    return Features(
+        pooled,
+        bird,
+        maps,
+        full_bird[rows].astype(np.float32),
+        kept,
+        skipped,
+        extracted,
+        time.perf_counter() - started,
+    )
 
 
 def _safe_key(path: Path) -> str | tuple[str, str]:

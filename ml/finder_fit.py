@@ -109,9 +109,14 @@ def save_finder(finder: Finder, folder: Path | None = None) -> Path:
     return folder
 
 
+def saved_finder() -> Finder | None:
+    """The finder `fit_finder` saved in the data dir, if any."""
+    return Finder.load(finder_dir())
+
+
 def current_finder() -> Finder:
     """The finder `fit_finder` saved, else the threshold-only finder (no field photos yet)."""
-    return Finder.load(finder_dir()) or Finder()
+    return saved_finder() or Finder()
 
 
 # --- the crop parameters, chosen with a trained model --------------------------------------

@@ -136,8 +136,8 @@ def training_data(
         y_held=np.array(
             [index[split.held[held.kept[r]].species] for r in held_rows], dtype=np.int64
         ),
-        bird_train=_full_view_bird(train, finder, extractor, split.train, cache_dir),
-        bird_held=held_full.bird[held_rows, 0],
+        bird_train=train.full_bird,
+        bird_held=held.full_bird[held_rows],
         skipped=train.skipped + held.skipped,
         x_held_full=held_full.pooled[held_rows] if finder else None,
         crop_weights=crop_weights_of(finder, held_full, split.held)[held_rows] if finder else None,
@@ -152,14 +152,6 @@ def crop_weights_of(finder: Finder, full, samples: list[Sample]) -> np.ndarray:
             for r, i in enumerate(full.kept)
         ]
     )
-
-
-def _full_view_bird(train, finder, extractor, samples, cache_dir) -> np.ndarray:
-    """Bird mass of the training photos' full views (serving's "no bird" reads the full view)."""
-    if finder is None:
-        return train.bird[:, 0]
-    full = extract([samples[i].path for i in train.kept], 1, extractor, cache_dir, False)
-    return full.bird[:, 0]
 
 
 def fit_head(data: TrainingData, params: HeadParams, seed: int = 0, verbose: int | str = "auto"):

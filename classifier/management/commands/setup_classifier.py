@@ -6,8 +6,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
-from ml.config import finder_dir, shared_data_dir
-from ml.finder import Finder
+from ml.config import shared_data_dir
 
 
 class Command(BaseCommand):
@@ -42,13 +41,13 @@ class Command(BaseCommand):
                 )
             )
             return
-        from ml.finder_fit import current_finder, fit_finder, save_finder
+        from ml.finder_fit import current_finder, fit_finder, save_finder, saved_finder
         from ml.model import load_params
         from ml.registry import activate
         from ml.train import train_model
 
         field = shared_data_dir() / "field"
-        if Finder.load(finder_dir()) is None and (field / "train").is_dir():
+        if saved_finder() is None and (field / "train").is_dir():
             finder, report = fit_finder(field, "train")
             save_finder(finder)
             self.stdout.write(
