@@ -50,3 +50,12 @@ def uncertain_threshold(
         if accepted.any() and correct[accepted].mean() >= precision:
             return float(threshold)
     return float(high)
+
+
+def open_set_threshold(unknown_top_probability: np.ndarray, answered: float = 0.15) -> float:
+    """Top-probability threshold under which at most `answered` of the photos of birds outside
+    the catalogue get a species answer ("bird"); the rest are "not sure". 0.15 leaves room
+    under the 20 % aimed at, for photos unlike the ones that chose it."""
+    if len(unknown_top_probability) == 0:
+        return 0.0
+    return float(np.quantile(unknown_top_probability, 1 - answered))

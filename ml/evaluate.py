@@ -1,7 +1,9 @@
 """Evaluation of a model directory on a data set split: metrics from prediction arrays (pure),
 and the run that produces those arrays with the serving `Predictor` (LiteRT) and writes a report.
 
-Species are matched by name: photos of species the model does not know are listed and left out.
+Species are matched by name (through a name map for another data set's names): photos of
+species the model does not know are left out of the metrics and judged as unknown birds
+(`ml.open_set`: how often the model still answers a species).
 Macro F1 averages over the species present in the split (a 525-species model evaluated on a
 100-species split is not penalised for the 425 absent ones); weighted F1 weights by support.
 """
@@ -69,6 +71,7 @@ class Evaluation:
     n_photos: int = 0
     n_negatives: int = 0
     seconds: float = 0.0
+    open_set: dict | None = None  # `ml.open_set` figures and trade-off, with unknown photos
 
 
 # --- pure metrics ------------------------------------------------------------------------------
@@ -232,21 +235,24 @@ def model_label_names(model_dir: Path) -> list[str]:
 
 
 def split_photos(
-    data: Path, split: str, names: Sequence[str]
-) -> tuple[list[tuple[Path, int]], dict[str, int]]:
-    """(photo, model label index) of a split's photos of species the model knows, and the
-    photo count of each species it does not know."""
+    data: Path, split: str, names: Sequence[str], name_map: dict[str, str] | None = None
+) -> tuple[list[tuple[Path, int]], dict[str, list[Path]]]:
+    """(photo, model label index) of a split's photos of species the model knows (by their
+    name through `name_map`), and the photos of each species it does not know."""
     dataset = read_dataset(data)
     samples = dataset.samples(split)
     if not samples:
         available = ", ".join(sorted(dataset.splits)) or "none"
         raise EvaluationError(f"{data} has no photos in split {split!r} (splits: {available}).")
     index = {name: i for i, name in enumerate(names)}
-    known = [(s.path, index[s.species]) for s in samples if s.species in index]
-    unknown: dict[str, int] = {}
+    name_map = name_map or {}
+    known, unknown = [], {}
     for s in samples:
-        if s.species not in index:
-            unknown[s.species] = unknown.get(s.species, 0) + 1
+        label = index.get(name_map.get(s.species, s.species))
+        if label is None:
+            unknown.setdefault(s.species, []).append(s.path)
+        else:
+            known.append((s.path, label))
     if not known:
         raise EvaluationError(
             f"None of the {len(unknown)} species of {data}/{split} is known to the model "
@@ -312,15 +318,17 @@ def evaluate(
     negatives: str | os.PathLike | None = None,
     out: str | os.PathLike | None = None,
     progress: bool = True,
+    name_map: dict[str, str] | None = None,
 ) -> tuple[Evaluation, Predictions]:
     """Run the model directory's Predictor over a split (and the negatives), compute the metrics,
-    and, with `out`, write the report folder (metrics.json, CSV, PNGs, report.md)."""
+    and, with `out`, write the report folder (metrics.json, CSV, PNGs, report.md, and with
+    photos of unknown species open_set.json and its plot)."""
     from ml.predict import Predictor
 
     started = time.perf_counter()
     model_dir = Path(model_dir)
     names = model_label_names(model_dir)
-    photos, unknown = split_photos(Path(data), split, names)
+    photos, unknown = split_photos(Path(data), split, names, name_map)
     negative_paths = negative_photos(Path(negatives)) if negatives is not None else []
     predictor = Predictor.load(model_dir)
     predictions, skipped = run_predictor(predictor, photos, progress=progress, desc=split)
@@ -337,15 +345,26 @@ def evaluate(
         metrics["negatives_rejected"] = (
             float(np.mean([v == "no_bird" for v in negs.verdicts])) if n_negatives else None
         )
+    open_set = None
+    if unknown:
+        strangers, unknown_skipped = run_predictor(
+            predictor,
+            [(p, -1) for paths in unknown.values() for p in paths],
+            progress=progress,
+            desc="unknown species",
+        )
+        skipped += unknown_skipped
+        open_set = open_set_report(predictions, strangers, predictor.calibration)
     evaluation = Evaluation(
         metrics={key: metrics[key] for key in METRIC_KEYS},
         per_species=species_rows,
         confused_pairs=pairs,
-        unknown_species=dict(sorted(unknown.items())),
+        unknown_species={name: len(paths) for name, paths in sorted(unknown.items())},
         skipped=skipped,
         n_photos=len(predictions.y_true),
         n_negatives=n_negatives,
         seconds=time.perf_counter() - started,
+        open_set=open_set,
     )
     if out is not None:
         write_report(
@@ -358,6 +377,19 @@ def evaluate(
             split=split,
         )
     return evaluation, predictions
+
+
+def open_set_report(known: Predictions, unknown: Predictions, calibration: dict) -> dict:
+    """`ml.open_set` figures of the served verdicts, and the trade-off curve, for catalogue
+    photos against photos of species the model does not know."""
+    from ml import open_set
+
+    correct = known.y_pred == known.y_true
+    return {
+        **open_set.open_set_figures(correct, known.verdicts, unknown.verdicts),
+        "served_threshold": calibration["uncertain_threshold"],
+        "trade_off": open_set.trade_off(known.confidence, correct, unknown.confidence),
+    }
 
 
 def write_report(
@@ -403,6 +435,13 @@ def write_report(
             out / "misclassified.png",
         ),
     }
+    if evaluation.open_set is not None:
+        figures["open set"] = report.plot_open_set(
+            evaluation.open_set["trade_off"],
+            evaluation.open_set["served_threshold"],
+            out / "open_set.png",
+        )
+        write_json_atomic(out / "open_set.json", evaluation.open_set)
     write_atomic(
         out / "report.md",
         report.evaluation_markdown(
@@ -447,6 +486,13 @@ def summary_lines(evaluation: Evaluation) -> list[str]:
         lines.append(
             f"left out: {n} photos of {len(evaluation.unknown_species)} species the model does not "
             f"know ({names}{', ...' if len(evaluation.unknown_species) > 5 else ''})"
+        )
+    if evaluation.open_set is not None:
+        o = evaluation.open_set
+        lines.append(
+            f"open set: unknown species answered 'bird' {pct(o['unknown_answered'])}; catalogue "
+            f"species answered {pct(o['catalogue_answered'])}, "
+            f"{pct(o['accuracy_when_answered'])} of them right"
         )
     if evaluation.skipped:
         lines.append(

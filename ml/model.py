@@ -47,6 +47,12 @@ class HeadParams:
     # which the serving latency targets cannot afford on two cores).
     tta_views: int = 1
     views_per_epoch: int = 3  # times each photo is shown per epoch, each with a random view
+    # views of each photo from an added data folder (`ml.sources`; at most `train_views`):
+    # natural photos come many per species, so fewer views each keep the first build short
+    added_views: int = 2
+    # loss weight of a photo ~ (photos of its species)^-class_balance: with 1, the species with
+    # many natural photos pull no other species' photos towards them (see docs/architecture.md)
+    class_balance: float = 1.0
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -65,12 +71,15 @@ class HeadParams:
             "train_views",
             "tta_views",
             "views_per_epoch",
+            "added_views",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
         for name in ("dropout_in", "dropout_mid", "label_smoothing"):
             if not 0 <= getattr(self, name) < 1:
                 raise ValueError(f"{name} must be in [0, 1)")
+        if not 0 <= self.class_balance <= 1:
+            raise ValueError("class_balance must be in [0, 1]")
         if self.tta_views > 2:
             raise ValueError("tta_views is 1 (plain) or 2 (plain + mirrored)")
 

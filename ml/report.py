@@ -217,6 +217,45 @@ def plot_confusion(matrix: np.ndarray, names: Sequence[str], path: Path) -> Path
     return _save(fig, path)
 
 
+def plot_open_set(curve: Sequence[dict], served_threshold: float, path: Path) -> Path:
+    """The open-set trade-off (`ml.open_set.trade_off`): share answered against the threshold
+    for catalogue and unknown species, and the catalogue answers' accuracy against their share."""
+    fig, (ax_share, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+    thresholds = [r["threshold"] for r in curve]
+    for key, label, colour in (
+        ("catalogue_answered", "catalogue species", "tab:blue"),
+        ("unknown_answered", "species outside the catalogue", "tab:red"),
+    ):
+        if any(r[key] is not None for r in curve):
+            ax_share.plot(thresholds, [r[key] for r in curve], color=colour, label=label)
+    ax_share.axvline(served_threshold, color="gray", ls="--", label="served threshold")
+    ax_share.set_xlabel("top-probability threshold")
+    ax_share.set_ylabel('share of photos answered "bird"')
+    ax_share.set_ylim(0, 1)
+    ax_share.legend(fontsize=8)
+    rows = [r for r in curve if r["accuracy_when_answered"] is not None]
+    ax_acc.plot(
+        [r["catalogue_answered"] for r in rows], [r["accuracy_when_answered"] for r in rows]
+    )
+    served = min(curve, key=lambda r: abs(r["threshold"] - served_threshold))
+    if served["accuracy_when_answered"] is not None:
+        ax_acc.scatter(
+            [served["catalogue_answered"]],
+            [served["accuracy_when_answered"]],
+            color="gray",
+            zorder=3,
+            label=f"served threshold {served_threshold:.2f}",
+        )
+        ax_acc.legend(fontsize=8)
+    ax_acc.set_xlabel('share of catalogue photos answered "bird"')
+    ax_acc.set_ylabel("accuracy when answered")
+    ax_acc.set_xlim(0, 1)
+    ax_acc.set_ylim(0, 1)
+    fig.suptitle("Answering only when sure: catalogue species against unknown birds")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
 def plot_reliability(table: Sequence[dict], path: Path) -> Path:
     """Reliability diagram: accuracy per confidence bin against the diagonal, with counts."""
     fig, (ax, ax_count) = plt.subplots(2, 1, figsize=(5.5, 6), height_ratios=[3, 1], sharex=True)

@@ -14,6 +14,7 @@ import random
 import shutil
 import tempfile
 import time
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,12 +22,13 @@ import numpy as np
 
 from ml import calibration
 from ml.config import models_dir
-from ml.data import Dataset, DatasetError, Sample, read_dataset
-from ml.features import Extractor, default_extractor, extract, policy_name
+from ml.data import Dataset, DatasetError, Sample
+from ml.features import Extractor, Features, default_extractor, extract, policy_name
 from ml.finder import FINDER_FILE, REGRESSOR_FILE, Finder
 from ml.imagenet import BIRD_CLASS_IDS, softmax
 from ml.images import upright_size
 from ml.model import HeadParams, build_head, default_params_for, make_optimizer, serving_model
+from ml.sources import gather_sources
 
 HOLD_OUT_EVERY = 5  # without a valid split, 1 photo in 5 of each species is held out
 
@@ -39,6 +41,23 @@ class Split:
     held: list[Sample]
     note: str
     held_from: str
+
+
+@dataclass
+class ServedViews:
+    """Photos as serving sees them: the crop policy's views and, under a finder, the full views
+    with each photo's crop weight (serving blends the two answers by it)."""
+
+    x: np.ndarray  # [n, tta views, 1280]
+    x_full: np.ndarray | None = None
+    crop_weights: np.ndarray | None = None
+
+    def logits(self, head) -> np.ndarray:
+        logits = head_logits(head, self.x)
+        if self.x_full is None:
+            return logits
+        weights = self.crop_weights[:, None]
+        return weights * logits + (1 - weights) * head_logits(head, self.x_full)
 
 
 @dataclass
@@ -57,6 +76,8 @@ class TrainingData:
     # serving blends them
     x_held_full: np.ndarray | None = None
     crop_weights: np.ndarray | None = None
+    # photos of birds outside the catalogue (never trained on): they choose the open-set rule
+    unknown: ServedViews | None = None
 
 
 def choose_split(dataset: Dataset, seed: int = 0, per_class: int | None = None) -> Split:
@@ -111,37 +132,63 @@ def training_data(
     cache_dir: Path | None = None,
     progress: bool = True,
     finder: Finder | None = None,
+    added: Sequence[Sample] = (),
+    unknown: Sequence[Sample] = (),
 ) -> TrainingData:
-    """Features of every view of the training photos and of the test-time views of held-out
-    ones, all under the crop policy `finder` (as serving crops), plus the held-out full views."""
+    """Features of every view of the training photos (`params.added_views` of each photo from
+    an added folder) and of the test-time views of held-out and unknown-species ones, all under
+    the crop policy `finder` (as serving crops), plus their full views."""
     train = extract(
         [s.path for s in split.train], params.train_views, extractor, cache_dir, progress, finder
     )
-    held_paths = [s.path for s in split.held]
-    held = extract(held_paths, params.tta_views, extractor, cache_dir, progress, finder)
-    held_full = (
-        extract(held_paths, params.tta_views, extractor, cache_dir, progress) if finder else held
-    )
-    train_samples = [split.train[i] for i in train.kept]
+    added_views = min(params.added_views, params.train_views)
+    extra = extract([s.path for s in added], added_views, extractor, cache_dir, progress, finder)
+    held, held_features = _served(split.held, params, extractor, cache_dir, progress, finder)
+    train_samples = [split.train[i] for i in train.kept] + [added[i] for i in extra.kept]
     species = sorted({s.species for s in train_samples})
     if not species:
         raise DatasetError("No readable training photo: nothing to train on.")
     index = {name: i for i, name in enumerate(species)}
-    held_rows = [r for r, i in enumerate(held.kept) if split.held[i].species in index]
+    held_rows = [r for r, i in enumerate(held_features.kept) if split.held[i].species in index]
+    # an added photo's few views, repeated to the catalogue photos' number (drawn alike)
+    repeat = np.arange(params.train_views) % added_views
+    unknown_views, unknown_features = _served(
+        list(unknown), params, extractor, cache_dir, progress, finder
+    )
     return TrainingData(
         species=species,
-        x_train=train.pooled,
+        x_train=np.concatenate([train.pooled, extra.pooled[:, repeat]]),
         y_train=np.array([index[s.species] for s in train_samples], dtype=np.int64),
-        x_held=held.pooled[held_rows],
+        x_held=held.x[held_rows],
         y_held=np.array(
-            [index[split.held[held.kept[r]].species] for r in held_rows], dtype=np.int64
+            [index[split.held[held_features.kept[r]].species] for r in held_rows], dtype=np.int64
         ),
-        bird_train=train.full_bird,
-        bird_held=held.full_bird[held_rows],
-        skipped=train.skipped + held.skipped,
-        x_held_full=held_full.pooled[held_rows] if finder else None,
-        crop_weights=crop_weights_of(finder, held_full, split.held)[held_rows] if finder else None,
+        bird_train=np.concatenate([train.full_bird, extra.full_bird]),
+        bird_held=held_features.full_bird[held_rows],
+        skipped=train.skipped + extra.skipped + held_features.skipped + unknown_features.skipped,
+        x_held_full=held.x_full[held_rows] if finder else None,
+        crop_weights=held.crop_weights[held_rows] if finder else None,
+        unknown=unknown_views if unknown else None,
     )
+
+
+def _served(
+    samples: list[Sample],
+    params: HeadParams,
+    extractor: Extractor,
+    cache_dir: Path | None,
+    progress: bool,
+    finder: Finder | None,
+) -> tuple[ServedViews, Features]:
+    """(ServedViews, the policy's Features) of photos that are judged, not trained on."""
+    paths = [s.path for s in samples]
+    features = extract(paths, params.tta_views, extractor, cache_dir, progress, finder)
+    if finder is None:
+        return ServedViews(features.pooled), features
+    full = extract(paths, params.tta_views, extractor, cache_dir, progress)
+    return ServedViews(
+        features.pooled, full.pooled, crop_weights_of(finder, full, samples)
+    ), features
 
 
 def crop_weights_of(finder: Finder, full, samples: list[Sample]) -> np.ndarray:
@@ -161,7 +208,8 @@ def fit_head(data: TrainingData, params: HeadParams, seed: int = 0, verbose: int
     cached views drawn at random (views are augmentation): with 1, an epoch costs as much as one
     view, not all of them. The whole
     epoch runs in one traced TensorFlow function (no per-epoch Keras/tf.data overhead); the
-    history has Keras' keys (`loss`, `accuracy`, `val_loss`, `val_accuracy`).
+    history has Keras' keys (`loss`, `accuracy`, `val_loss`, `val_accuracy`). Each photo's loss
+    is weighted by `class_weights` (species with many photos do not crowd out the others).
     """
     import keras
     import tensorflow as tf
@@ -179,6 +227,7 @@ def fit_head(data: TrainingData, params: HeadParams, seed: int = 0, verbose: int
     )
     x = tf.constant(data.x_train, tf.float32)
     y = tf.constant(data.y_train, tf.int32)
+    weight = tf.constant(class_weights(data.y_train, n_species, params.class_balance), tf.float32)
     has_held = len(data.y_held) > 0
     x_val = tf.constant(data.x_held[:, 0], tf.float32) if has_held else None
     y_val = tf.constant(data.y_held, tf.int32) if has_held else None
@@ -198,7 +247,7 @@ def fit_head(data: TrainingData, params: HeadParams, seed: int = 0, verbose: int
             yb = tf.gather(y, rows)
             with tf.GradientTape() as tape:
                 logits = head(xb, training=True)
-                loss = loss_fn(tf.one_hot(yb, n_species), logits)
+                loss = loss_fn(tf.one_hot(yb, n_species), logits, tf.gather(weight, rows))
             grads = tape.gradient(loss, head.trainable_variables)
             optimizer.apply(grads, head.trainable_variables)
             size = tf.cast(tf.shape(rows)[0], tf.float32)
@@ -251,6 +300,14 @@ def fit_head(data: TrainingData, params: HeadParams, seed: int = 0, verbose: int
     return head, history
 
 
+def class_weights(labels: np.ndarray, n_species: int, balance: float) -> np.ndarray:
+    """Each photo's loss weight, (photos of its species)^-balance scaled to a mean of 1: 0 weighs
+    photos alike, 1 gives every species the same total weight."""
+    counts = np.bincount(labels, minlength=n_species).astype(np.float64)
+    weights = counts[labels] ** -balance if len(labels) else np.ones(0)
+    return (weights / weights.mean()).astype(np.float32) if len(labels) else weights
+
+
 def head_logits(head, pooled: np.ndarray) -> np.ndarray:
     """Logits averaged over views ([n, views, 1280] -> [n, species]), as the serving model does."""
     if len(pooled) == 0:
@@ -263,11 +320,7 @@ def head_logits(head, pooled: np.ndarray) -> np.ndarray:
 def held_logits(head, data: TrainingData) -> np.ndarray:
     """The held-out photos' logits as serving computes them: the crop policy's views blended
     with the full views (identical where the finder kept the full frame)."""
-    logits = head_logits(head, data.x_held)
-    if data.x_held_full is None:
-        return logits
-    weights = data.crop_weights[:, None]
-    return weights * logits + (1 - weights) * head_logits(head, data.x_held_full)
+    return ServedViews(data.x_held, data.x_held_full, data.crop_weights).logits(head)
 
 
 def calibrate(head, data: TrainingData) -> tuple[dict, dict]:
@@ -286,6 +339,16 @@ def calibrate(head, data: TrainingData) -> tuple[dict, dict]:
         "uncertain_threshold": uncertain,
         "held_out_photos": len(data.y_held),
     }
+    if data.unknown is not None:
+        unknown_top = softmax(data.unknown.logits(head) / temperature).max(axis=1)
+        open_set = calibration.open_set_threshold(unknown_top)
+        cal["uncertain_threshold"] = max(uncertain, open_set)
+        cal["open_set"] = {
+            "unknown_photos": len(unknown_top),
+            "threshold": open_set,
+            "held_out_threshold": uncertain,
+            "unknown_answered": float((unknown_top >= cal["uncertain_threshold"]).mean()),
+        }
     metrics = held_out_metrics(probs, data.y_held, data.bird_held, cal)
     return cal, metrics
 
@@ -325,18 +388,41 @@ def train_model(
     progress: bool = True,
     log=print,
     finder: Finder | None = None,
+    added: Sequence[Path] = (),
+    names: dict[str, str] | None = None,
+    hold_out: Sequence[Path] = (),
+    exclude_added: Collection[str] = (),
 ) -> Path:
-    """Train a classifier on a BIRDS-525-layout folder; return the new model directory,
-    `<out_dir>/<version>` (out_dir defaults to data_dir()/models). Without `params`, the
-    defaults for the split's photos per species (`ml.model.default_params_for`). `finder` is the
-    crop policy of training and serving (None: the full frame only, one pass)."""
+    """Train a classifier on a BIRDS-525-layout folder (the catalogue) and the photos of its
+    species in the `added` folders (`ml.sources`, species renamed by `names`), none of the
+    `hold_out` photos or their copies, none of the added photos of the species in
+    `exclude_added`; return the new model directory, `<out_dir>/<version>`
+    (out_dir defaults to data_dir()/models). Without `params`, the defaults for the catalogue
+    split's photos per species (`ml.model.default_params_for`). `finder` is the crop policy of
+    training and serving (None: the full frame only, one pass)."""
     started = time.perf_counter()
-    dataset = read_dataset(data_dir, species)
+    sources = gather_sources(Path(data_dir), added, names, hold_out, species, exclude_added)
+    dataset = sources.catalogue
     split = choose_split(dataset, seed, per_class)
     log(
         f"Data: {len(dataset.species)} species, {len(split.train)} training photos, "
         f"{len(split.held)} held out ({split.note})."
     )
+    for entry in sources.record:
+        if entry.get("role") == "added":
+            log(
+                f"Added {entry['photos']} photos of {entry['species']} catalogue species from "
+                f"{entry['path']} ({entry['held_out']} held out)"
+                + (
+                    f"; {len(entry['outside_catalogue'])} species outside the catalogue, not "
+                    f"trained on: {', '.join(entry['outside_catalogue'][:5])}"
+                    + ("..." if len(entry["outside_catalogue"]) > 5 else "")
+                    if entry["outside_catalogue"]
+                    else ""
+                )
+            )
+        elif "hold_out" in entry:
+            log(f"Held out {entry['photos']} photos (and their copies): {entry['hold_out']}")
     if params is None:
         per_species = float(np.median(list(_counts(split.train, dataset.species).values())))
         params = default_params_for(per_species)
@@ -346,7 +432,9 @@ def train_model(
             f"label smoothing {params.label_smoothing:g})."
         )
     extractor = extractor or default_extractor()
-    data = training_data(split, params, extractor, cache_dir, progress, finder)
+    data = training_data(
+        split, params, extractor, cache_dir, progress, finder, sources.added, sources.unknown
+    )
     for path, reason in data.skipped:
         log(f"Skipped {path}: {reason}")
     dropped = sorted(set(dataset.species) - set(data.species))
@@ -373,12 +461,13 @@ def train_model(
     ]
     data_info = {
         "source": str(Path(data_dir).resolve()),
+        "sources": sources.record,
         "seed": seed,
         "per_class": per_class,
         "early_stopping_split": split.held_from,
         "crop_policy": policy_name(finder),
         "note": split.note,
-        "train_counts": _counts(split.train, data.species),
+        "train_counts": _counts(split.train + sources.added, data.species),
         "held_out_counts": _counts(split.held, data.species),
         "skipped": [{"path": p, "reason": r} for p, r in data.skipped],
         "species_left_out": dropped,

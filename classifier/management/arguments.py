@@ -16,3 +16,28 @@ def add_name_map_argument(parser, when: str = "") -> None:
         default=shared_data_dir() / "cub-to-birds525.csv",
         help=f"name map of the field species to catalogue names{when}",
     )
+
+
+def add_sources_arguments(
+    parser, required: bool = False, default: list[Path] | None = None
+) -> None:
+    """`--data CATALOGUE [ADDED ...]`, `--names` and `--hold-out DIR ...` (`ml.sources`)."""
+    parser.add_argument(
+        "--data",
+        nargs="+",
+        type=Path,
+        required=required,
+        default=default,
+        help="data set folders (train/valid/test and/or birds.csv): the first is the catalogue "
+        "(its species are the model's); the others add their photos of catalogue species",
+    )
+    add_name_map_argument(parser, " (for the added --data folders)")
+    parser.add_argument(
+        "--hold-out",
+        nargs="+",
+        type=Path,
+        default=[],
+        metavar="DIR",
+        help="keep these folders' photos, and copies or crops of them found by content, out of "
+        "training (e.g. ../shared/data/field/valid, to judge on it)",
+    )

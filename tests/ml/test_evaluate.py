@@ -87,10 +87,16 @@ def test_evaluate_command_writes_the_report(
         Image.fromarray(rng.integers(0, 255, (224, 224, 3), dtype=np.uint8)).save(
             negatives / f"noise{i}.jpg"
         )
+    from tests.ml.test_sources import OUTSIDE, linked_copy
+
+    # MALLARD is the model's MALLARD DUCK through the name map; OUTSIDE is a bird it does not know
+    cub = linked_copy(
+        shared_data / "cub100", tmp_path / "cub", ["MALLARD", "RUBY THROATED HUMMINGBIRD", OUTSIDE]
+    )
     call_command(
         "evaluate",
         str(small_model_dir),
-        data=str(shared_data / "cub100"),
+        data=str(cub),
         split="valid",
         negatives=str(negatives),
         out=str(out),
@@ -100,7 +106,15 @@ def test_evaluate_command_writes_the_report(
     assert set(metrics) == set(METRIC_KEYS)
     assert 0 <= metrics["accuracy"] <= metrics["top5_accuracy"] <= 1
     assert metrics["negatives_rejected"] is not None
+    open_set = json.loads((out / "open_set.json").read_text())
+    n_valid = {name: len(list((cub / "valid" / name).iterdir())) for name in ("MALLARD", OUTSIDE)}
+    assert open_set["unknown_photos"] == n_valid[OUTSIDE]
+    assert open_set["catalogue_photos"] == n_valid["MALLARD"] + len(
+        list((cub / "valid" / "RUBY THROATED HUMMINGBIRD").iterdir())
+    )
+    assert 0 <= open_set["unknown_answered"] <= 1 and len(open_set["trade_off"]) > 10
     for name in (
+        "open_set.png",
         "per_species.csv",
         "confused_pairs.csv",
         "confusion_worst.png",
@@ -140,9 +154,7 @@ def test_evaluate_command_judges_a_field_folder_three_ways(
         writer.writeheader()
         writer.writerows(rows)
     names = tmp_path / "names.csv"
-    names.write_text(
-        "source name,catalogue name\n" + "".join(f"{s},{s}\n" for s in SMALL_SPECIES)
-    )
+    names.write_text("source name,catalogue name\n" + "".join(f"{s},{s}\n" for s in SMALL_SPECIES))
     out = tmp_path / "report"
     call_command(
         "evaluate",

@@ -128,7 +128,7 @@ def test_train_model_command_writes_a_model_dir_and_a_summary(tmp_path, capsys):
     out = tmp_path / "models"
     call_command(
         "train_model",
-        data=str(BIRDS525),
+        data=[BIRDS525],
         out=str(out),
         params=str(params),
         species=SMALL_SPECIES[:3],
@@ -142,4 +142,50 @@ def test_train_model_command_writes_a_model_dir_and_a_summary(tmp_path, capsys):
     assert json.loads((model_dir / "params.json").read_text())["dense1"] == 64
     assert json.loads((model_dir / "data.json").read_text())["train_counts"] == dict.fromkeys(
         sorted(SMALL_SPECIES[:3]), 3
+    )
+
+
+def test_train_model_command_trains_on_several_folders_without_the_hold_out(tmp_path, capsys):
+    """A catalogue plus an added folder renamed through the name map; a species outside the
+    catalogue is reported and never trained on, its train photos alone choose the open-set rule;
+    the hold-out's photos and their crops (other names) are left out."""
+    from django.core.management import call_command
+
+    from tests.ml.photos import BIRDS525, CUB100, FIELD, NAME_MAP
+    from tests.ml.test_sources import CATALOGUE, OUTSIDE, linked_copy
+
+    cub = linked_copy(CUB100, tmp_path / "cub", ["AMERICAN GOLDFINCH", "ANNA HUMMINGBIRD", OUTSIDE])
+    field = linked_copy(FIELD, tmp_path / "field", ["AMERICAN GOLDFINCH"], rename=False)
+    params = tmp_path / "params.json"
+    params.write_text(json.dumps({"epochs": 5, "patience": 5, "train_views": 2, "dense1": 64}))
+    out = tmp_path / "models"
+    call_command(
+        "train_model",
+        data=[BIRDS525, cub, field],
+        names=NAME_MAP,
+        hold_out=[field / "valid"],
+        out=str(out),
+        params=str(params),
+        species=CATALOGUE,
+    )
+    printed = capsys.readouterr().out
+    assert f"1 species outside the catalogue, not trained on: {OUTSIDE}" in printed
+    (model_dir,) = out.iterdir()
+    assert len(json.loads((model_dir / "labels.json").read_text())) == 3
+    data = json.loads((model_dir / "data.json").read_text())
+    # 4 BIRDS-525 photos each; goldfinch: 30 + 30 train photos (valid held out), hummingbird 45
+    assert data["train_counts"] == {
+        "ABBOTTS BABBLER": 4,
+        "AMERICAN GOLDFINCH": 64,
+        "ANNAS HUMMINGBIRD": 49,
+    }
+    by_path = {r.get("path"): r for r in data["sources"]}
+    assert by_path[str(cub.resolve())]["held_out"] == 15
+    assert by_path[str(field.resolve())]["held_out"] == 15
+    assert all(r["fingerprint"] for r in data["sources"] if "path" in r)
+    open_set = json.loads((model_dir / "calibration.json").read_text())["open_set"]
+    assert open_set["unknown_photos"] == 30  # OUTSIDE's train photos, not its valid ones
+    assert (
+        json.loads((model_dir / "calibration.json").read_text())["uncertain_threshold"]
+        >= (open_set["threshold"])
     )

@@ -36,7 +36,7 @@ class Command(BaseCommand):
             help="also judge a field folder (full-size photos + boxes.csv): full view, finder "
             "and true box; writes field.json",
         )
-        add_name_map_argument(parser, " (with --field)")
+        add_name_map_argument(parser, " (for --data and --field)")
 
     def handle(
         self,
@@ -58,6 +58,7 @@ class Command(BaseCommand):
                 negatives=negatives,
                 out=out,
                 progress=options["verbosity"] > 0,
+                name_map=read_name_map(names) if Path(names).is_file() else None,
             )
         except (EvaluationError, DatasetError, FileNotFoundError) as exc:
             raise CommandError(str(exc)) from exc

@@ -4,26 +4,34 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
+from classifier.management.arguments import add_sources_arguments
 from ml.config import shared_data_dir
+
+# BIRDS-525 is the catalogue; the natural photos of its species in cub100 and field are added
+DEFAULT_DATA = ("birds525", "cub100", "field")
 
 
 class Command(BaseCommand):
     help = (
         "Convert the backbone if needed; if no model is active, train the default model on "
-        "--data (all species) and activate it. Fast when everything exists."
+        "--data (all the catalogue's species, plus the added folders' photos of them) and "
+        "activate it. Fast when everything exists."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument(
-            "--data",
-            default=str(shared_data_dir() / "birds525"),
-            help="BIRDS-525-layout folder to train the default model on",
+        add_sources_arguments(
+            parser,
+            default=[
+                shared_data_dir() / name
+                for name in DEFAULT_DATA
+                if name == DEFAULT_DATA[0] or (shared_data_dir() / name).is_dir()
+            ],
         )
         parser.add_argument("--params", help="JSON file of head/training parameters")
 
-    def handle(self, *args, data, params, **options):
+    def handle(self, *args, data, names, hold_out, params, **options):
         from ml.backbone import ensure_backbone
         from ml.registry import active_model_dir
 
@@ -33,14 +41,15 @@ class Command(BaseCommand):
         if active is not None:
             self.stdout.write(f"Classifier ready: model {active.name} is active.")
             return
-        if not Path(data).is_dir():
+        if not Path(data[0]).is_dir():
             self.stdout.write(
                 self.style.WARNING(
-                    f"No active model and no data at {data}: the site will say the classifier is "
-                    "unavailable. Train one with: manage.py setup_classifier --data FOLDER"
+                    f"No active model and no data at {data[0]}: the site will say the classifier "
+                    "is unavailable. Train one with: manage.py setup_classifier --data FOLDER"
                 )
             )
             return
+        from ml.data import DatasetError, read_name_map
         from ml.finder_fit import current_finder, fit_finder, save_finder, saved_finder
         from ml.model import load_params
         from ml.registry import activate
@@ -54,13 +63,19 @@ class Command(BaseCommand):
                 f"Bird finder: {report['chosen']} fitted on {report['photos']} photos of {field} "
                 f"(boxes found, out of fold: {report['iou_hit_out_of_fold'][report['chosen']]:.1%})"
             )
-        model_dir = train_model(
-            Path(data),
-            None,
-            load_params(params) if params else None,
-            log=self.stdout.write,
-            finder=current_finder(),
-        )
+        try:
+            model_dir = train_model(
+                data[0],
+                None,
+                load_params(params) if params else None,
+                log=self.stdout.write,
+                finder=current_finder(),
+                added=data[1:],
+                names=read_name_map(names) if len(data) > 1 else None,
+                hold_out=hold_out,
+            )
+        except DatasetError as exc:
+            raise CommandError(str(exc)) from exc
         activate(model_dir)
         self.stdout.write(
             self.style.SUCCESS(f"Classifier ready: model {model_dir.name} is active.")

@@ -1,4 +1,4 @@
-"""Train a classifier on a BIRDS-525-layout folder and write a model directory."""
+"""Train a classifier on BIRDS-525-layout folders and write a model directory."""
 
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from classifier.management.arguments import add_sources_arguments
+
 
 class Command(BaseCommand):
     help = "Train the species head on cached backbone features; write data_dir()/models/<version>."
 
     def add_arguments(self, parser):
-        parser.add_argument(
-            "--data", required=True, help="data set folder (train/valid/test and/or birds.csv)"
-        )
+        add_sources_arguments(parser, required=True)
         parser.add_argument(
             "--out", help="folder to create the model directory in (default: models dir)"
         )
@@ -29,9 +29,21 @@ class Command(BaseCommand):
         )
 
     def handle(
-        self, *args, data, out, params, seed, per_class, species, activate, no_finder, **options
+        self,
+        *args,
+        data,
+        names,
+        hold_out,
+        out,
+        params,
+        seed,
+        per_class,
+        species,
+        activate,
+        no_finder,
+        **options,
     ):
-        from ml.data import DatasetError
+        from ml.data import DatasetError, read_name_map
         from ml.finder_fit import current_finder
         from ml.model import load_params
         from ml.registry import activate as activate_model
@@ -39,7 +51,7 @@ class Command(BaseCommand):
 
         try:
             model_dir = train_model(
-                Path(data),
+                data[0],
                 Path(out) if out else None,
                 load_params(params) if params else None,
                 seed,
@@ -47,6 +59,9 @@ class Command(BaseCommand):
                 per_class,
                 log=self.stdout.write,
                 finder=None if no_finder else current_finder(),
+                added=data[1:],
+                names=read_name_map(names) if len(data) > 1 else None,
+                hold_out=hold_out,
             )
         except (DatasetError, ValueError, FileNotFoundError) as exc:
             raise CommandError(str(exc)) from exc

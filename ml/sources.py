@@ -1,0 +1,124 @@
+"""Training photos from several data folders, under the catalogue's species names.
+
+The first folder is the catalogue: its species are the model's labels (the 525 of BIRDS-525) and
+its photos are split into training and held-out photos as `ml.train.choose_split` decides. Each
+added folder (e.g. `cub100`, `field`) gives its `train` and `valid` photos (never `test`, which
+judges) to training, its species renamed through a name map (`ml.data.read_name_map`). Photos of
+species outside the catalogue are never trained on: their `train` photos are the "unknown bird"
+photos that choose the open-set rule. A hold-out (`ml.holdout`) removes photos by content from
+every folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ml.data import Dataset, DatasetError, Sample, read_dataset
+from ml.holdout import read_hold_out
+
+ADDED_SPLITS = ("train", "valid")
+UNKNOWN_SPLIT = "train"
+
+
+@dataclass
+class Sources:
+    """Every folder's photos, sorted into what trains and what stays out."""
+
+    catalogue: Dataset  # the hold-out removed
+    added: list[Sample]  # added folders' photos of catalogue species, under catalogue names
+    unknown: list[Sample]  # added folders' `train` photos of species outside the catalogue
+    record: list[dict]  # what data.json says of each folder
+
+    @property
+    def outside(self) -> dict[str, list[str]]:
+        """Added folder -> its species outside the catalogue (not trained on)."""
+        return {r["path"]: r["outside_catalogue"] for r in self.record if r["outside_catalogue"]}
+
+
+def gather_sources(
+    catalogue_root: Path,
+    added: Sequence[Path] = (),
+    names: dict[str, str] | None = None,
+    hold_out: Sequence[Path] = (),
+    species: list[str] | None = None,
+    exclude: Collection[str] = (),
+) -> Sources:
+    """Read the catalogue and the added folders; leave out the hold-out's photos and copies, and
+    the added photos of the catalogue species in `exclude` (neither trained on nor unknown)."""
+    catalogue = read_dataset(catalogue_root, species)
+    names = names or {}
+    known = set(catalogue.species)
+    gathered: list[tuple[Path, str, list[Sample], list[Sample], list[str]]] = [
+        (
+            Path(catalogue_root),
+            "catalogue",
+            [s for v in catalogue.splits.values() for s in v],
+            [],
+            [],
+        )
+    ]
+    for root in added:
+        dataset = read_dataset(root)
+        mapped = {name: names.get(name, name) for name in dataset.species}
+        outside = sorted(name for name, target in mapped.items() if target not in known)
+        photos = [
+            dataclasses.replace(s, species=mapped[s.species])
+            for split in ADDED_SPLITS
+            for s in dataset.samples(split)
+            if mapped[s.species] in known and mapped[s.species] not in exclude
+        ]
+        unknown = [s for s in dataset.samples(UNKNOWN_SPLIT) if s.species in outside]
+        gathered.append((Path(root), "added", photos, unknown, outside))
+    removed = _held_out(gathered, hold_out)
+    record, added_photos, unknown_photos = [], [], []
+    for root, role, photos, unknown, outside in gathered:
+        kept = [s for s in photos if s.path not in removed]
+        record.append(
+            {
+                "path": str(root.resolve()),
+                "role": role,
+                "photos": len(kept),
+                "species": len({s.species for s in kept}),
+                "held_out": len(photos) - len(kept),
+                "outside_catalogue": outside,
+                "fingerprint": fingerprint(kept),
+            }
+        )
+        if role == "added":
+            added_photos += kept
+            unknown_photos += [s for s in unknown if s.path not in removed]
+    splits = {
+        split: [s for s in samples if s.path not in removed]
+        for split, samples in catalogue.splits.items()
+    }
+    if not any(splits.values()):
+        raise DatasetError(f"The hold-out leaves no photo of {catalogue_root}.")
+    if hold_out:
+        record.append(
+            {"hold_out": [str(Path(p).resolve()) for p in hold_out], "photos": len(removed)}
+        )
+    return Sources(
+        dataclasses.replace(catalogue, splits=splits), added_photos, unknown_photos, record
+    )
+
+
+def _held_out(gathered: list, hold_out: Sequence[Path]) -> set[Path]:
+    if not hold_out:
+        return set()
+    matcher = read_hold_out(list(hold_out))
+    paths = sorted({s.path for _, _, photos, unknown, _ in gathered for s in photos + unknown})
+    return {p for p, held in zip(paths, matcher.matches(paths), strict=True) if held}
+
+
+def fingerprint(samples: list[Sample]) -> str:
+    """Short digest of which files (names and sizes) a folder gave: a changed folder shows."""
+    digest = hashlib.sha256()
+    for line in sorted(
+        f"{s.split}/{s.species}/{s.path.name}:{s.path.stat().st_size}" for s in samples
+    ):
+        digest.update(line.encode())
+    return digest.hexdigest()[:12]
