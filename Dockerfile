@@ -3,7 +3,15 @@
 #            no build tools, no tests or data sets. docker build --target web -t birdsite-web .
 #   trainer  the ML pipeline (TensorFlow) running the management commands that build models into
 #            the models volume the web containers read. docker build --target trainer .
-# Both install the same requirement files, with the same constraints, as scripts/setup.
+# Both install the same requirement files, with the same constraints, as scripts/setup. The site's
+# front-end packages (Cropper.js) come from npm in a build stage, as scripts/setup installs them;
+# only their dist files reach the web image, served as static files (no CDN, no Node at runtime).
+
+# npm ci from the lock file, without devDependencies (axe-core is for the browser tests).
+FROM node:22-bookworm-slim AS assets
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
 
 FROM python:3.11-slim AS base
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -42,6 +50,8 @@ CMD ["python", "manage.py", "setup_classifier", "--data", "/data"]
 
 FROM base AS web
 COPY --from=source /app /app
+# settings.STATICFILES_DIRS serves node_modules/cropperjs/dist as static/vendor/cropperjs/.
+COPY --from=assets /app/node_modules/cropperjs/dist /app/node_modules/cropperjs/dist
 # Hashed, compressed static files for whitenoise; the compose `migrate` service copies them
 # into the volume Nginx serves (deploy/release.sh).
 RUN DJANGO_SECRET_KEY=image-build-only python manage.py collectstatic --no-input

@@ -158,7 +158,13 @@ USE_TZ = True
 # --- Static files (whitenoise) and media (local files or S3) -----------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT") or BASE_DIR / "staticfiles")
-STATICFILES_DIRS = [BASE_DIR / "static"]
+# Front-end packages come from npm (package.json; scripts/setup and the Dockerfile install them),
+# served from our own static files under their own prefix: no CDN.
+NODE_MODULES = BASE_DIR / "node_modules"
+STATICFILES_DIRS = [
+    BASE_DIR / "static",
+    ("vendor/cropperjs", NODE_MODULES / "cropperjs" / "dist"),
+]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("DJANGO_MEDIA_ROOT") or DATA_DIR / "media")
 

@@ -8,7 +8,7 @@ from pathlib import PurePosixPath
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 
 def _random_key(folder: str, filename: str) -> str:
@@ -38,6 +38,96 @@ class Verdict(models.TextChoices):
 class Visibility(models.TextChoices):
     PRIVATE = "private", "Private"
     PUBLIC = "public", "Public"
+
+
+class BoxSource(models.TextChoices):
+    """Where the region the classifier looked at came from (`ml.predict.Prediction.box_source`)."""
+
+    FINDER = "finder", "Found automatically"
+    PERSON = "person", "Chosen by the person"
+    FULL = "full", "The whole photo"
+
+
+# A box side is never smaller than this many pixels (ml.finder.MIN_BOX_PIXELS).
+MIN_BOX_SIDE = 16
+
+
+class BoxMixin(models.Model):
+    """The region of the photo the suggestions come from, in pixels of the photo upright (EXIF
+    orientation applied) at its ORIGINAL size, which `photo_width` x `photo_height` record (the
+    stored copy may be smaller). The four box fields are all set or all null (null: none was
+    recorded, e.g. a photo smaller than the minimum box, or a row older than boxes)."""
+
+    box_x = models.PositiveIntegerField(null=True, blank=True)
+    box_y = models.PositiveIntegerField(null=True, blank=True)
+    box_width = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(MIN_BOX_SIDE)]
+    )
+    box_height = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(MIN_BOX_SIDE)]
+    )
+    box_source = models.CharField(max_length=16, choices=BoxSource.choices, default=BoxSource.FULL)
+    photo_width = models.PositiveIntegerField(null=True, blank=True)
+    photo_height = models.PositiveIntegerField(null=True, blank=True)
+
+    FIELDS = (
+        "box_x",
+        "box_y",
+        "box_width",
+        "box_height",
+        "box_source",
+        "photo_width",
+        "photo_height",
+    )
+
+    class Meta:
+        abstract = True
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(box_x__isnull=True, box_y__isnull=True)
+                & Q(box_width__isnull=True, box_height__isnull=True)
+                | Q(box_x__isnull=False, box_y__isnull=False)
+                & Q(box_width__isnull=False, box_height__isnull=False),
+                name="%(app_label)s_%(class)s_box_all_or_none",
+            ),
+            models.CheckConstraint(
+                condition=Q(box_x__isnull=True)
+                | Q(box_x__gte=0, box_y__gte=0)
+                & Q(box_width__gte=MIN_BOX_SIDE, box_height__gte=MIN_BOX_SIDE),
+                name="%(app_label)s_%(class)s_box_sides",
+            ),
+            models.CheckConstraint(
+                condition=Q(photo_width__isnull=True, photo_height__isnull=True)
+                | Q(photo_width__isnull=False, photo_height__isnull=False)
+                & Q(photo_width__gte=1, photo_height__gte=1),
+                name="%(app_label)s_%(class)s_photo_size",
+            ),
+            models.CheckConstraint(
+                condition=Q(box_x__isnull=True)
+                | Q(photo_width__isnull=False)
+                & Q(box_x__lte=F("photo_width") - F("box_width"))
+                & Q(box_y__lte=F("photo_height") - F("box_height")),
+                name="%(app_label)s_%(class)s_box_inside_photo",
+            ),
+            models.CheckConstraint(
+                condition=Q(box_source__in=BoxSource.values)
+                & (Q(box_source=BoxSource.FULL) | Q(box_x__isnull=False)),
+                name="%(app_label)s_%(class)s_box_source_valid",
+            ),
+        ]
+
+    @property
+    def box(self) -> tuple[int, int, int, int] | None:
+        """(x, y, width, height) in original upright pixels, or None."""
+        if self.box_x is None:
+            return None
+        return (self.box_x, self.box_y, self.box_width, self.box_height)
+
+    @property
+    def photo_size(self) -> tuple[int, int] | None:
+        if self.photo_width is None:
+            return None
+        return (self.photo_width, self.photo_height)
 
 
 class Species(models.Model):
@@ -109,7 +199,7 @@ class PlaceMixin(models.Model):
         ]
 
 
-class PendingPhoto(PlaceMixin):
+class PendingPhoto(BoxMixin, PlaceMixin):
     """A photo identified but not saved yet; the cleanup command removes abandoned ones.
 
     `place_name`/`latitude`/`longitude` hold the location read from the photo's EXIF (which is
@@ -128,11 +218,14 @@ class PendingPhoto(PlaceMixin):
     taken_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
+    class Meta:
+        constraints = [*PlaceMixin.Meta.constraints, *BoxMixin.Meta.constraints]
+
     def __str__(self) -> str:
         return f"Pending photo {self.id}"
 
 
-class Sighting(PlaceMixin):
+class Sighting(BoxMixin, PlaceMixin):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sightings"
     )
@@ -158,6 +251,7 @@ class Sighting(PlaceMixin):
         indexes = [models.Index(fields=["owner", "-observed_at"])]
         constraints = [
             *PlaceMixin.Meta.constraints,
+            *BoxMixin.Meta.constraints,
             models.CheckConstraint(
                 condition=Q(latitude__isnull=True, longitude__isnull=True)
                 | Q(latitude__isnull=False, longitude__isnull=False),

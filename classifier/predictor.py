@@ -20,7 +20,8 @@ from PIL import Image
 
 from classifier.uploads import rejection_for
 from ml import registry
-from ml.images import ImageRejected, load_photo
+from ml.finder import Box
+from ml.images import ImageRejected, Photo, load_photo
 
 if TYPE_CHECKING:
     from ml.predict import Prediction, Predictor
@@ -98,18 +99,28 @@ def reset_predictor() -> None:
         _loaded.model_dir, _loaded.predictor, _loaded.checked_at = None, None, float("-inf")
 
 
-def predict(*, image: bytes | Image.Image, k: int = 5) -> Prediction:
+def load(*, image: bytes | Image.Image) -> Photo:
+    """The photo decoded upright for the classifier, with its upright size at full resolution;
+    a bad upload raises `UploadRejected`."""
+    try:
+        return load_photo(image, max_pixels=settings.MAX_IMAGE_PIXELS)
+    except ImageRejected as error:
+        raise rejection_for(error) from error
+
+
+def predict(
+    *, image: bytes | Image.Image | Photo, k: int = 5, box: Box | None = None
+) -> Prediction:
     """Name the bird in a photo with the active model, and log the outcome and its latency.
 
     The photo is checked before the model is asked, so a bad upload is refused even when no
     model is active. Raw upload bytes are best: a large JPEG is decoded at the model's scale.
+    `box` is a person's box in pixels of `image` upright at its full size (bytes: the photo's
+    original size; a PIL image: its own size); the answer's `box` is in the same pixels.
     """
     started = time.perf_counter()
-    try:
-        photo = load_photo(image, max_pixels=settings.MAX_IMAGE_PIXELS)
-    except ImageRejected as error:
-        raise rejection_for(error) from error
-    result = get_predictor().predict(photo, k=k)
+    photo = image if isinstance(image, Photo) else load(image=image)
+    result = get_predictor().predict(photo, k=k, box=box)
     top = result.suggestions[0] if result.suggestions else None
     logger.info(
         "prediction %s",
@@ -124,3 +135,70 @@ def predict(*, image: bytes | Image.Image, k: int = 5) -> Prediction:
         },
     )
     return result
+
+
+@dataclass(frozen=True)
+class Identification:
+    """The classifier's answer and the region it comes from, in pixels of the photo upright at
+    its ORIGINAL size (`photo_size`); `box` is None only for a photo smaller than a box."""
+
+    prediction: Prediction
+    box: tuple[int, int, int, int] | None
+    box_source: str
+    photo_size: tuple[int, int]
+
+    def stored_fields(self) -> dict:
+        """The identification as the fields of a pending photo or a sighting."""
+        x, y, width, height = self.box or (None, None, None, None)
+        return {
+            "suggestions": [
+                {"species": s.name, "probability": round(float(s.probability), 6)}
+                for s in self.prediction.suggestions
+            ],
+            "verdict": self.prediction.verdict,
+            "model_version": self.prediction.model_version,
+            "box_x": x,
+            "box_y": y,
+            "box_width": width,
+            "box_height": height,
+            "box_source": self.box_source,
+            "photo_width": self.photo_size[0],
+            "photo_height": self.photo_size[1],
+        }
+
+
+def identify(
+    *,
+    image: bytes | Image.Image,
+    box: str | None = None,
+    original_size: tuple[int, int] | None = None,
+    k: int = 5,
+) -> Identification:
+    """Predict on a photo, around the person's `box` ("x,y,width,height" text) when given.
+
+    Boxes (given and answered) are in pixels of the photo upright at its original size:
+    `original_size` when `image` is a smaller copy of it (the stored photo), else the size of
+    `image` itself. Raises `InvalidBox` (before the model is asked), `UploadRejected` or
+    `ClassifierUnavailable`.
+    """
+    from classifier.boxes import parse_box, scale_box, whole_box
+
+    photo = load(image=image)
+    width, height = original_size or photo.size
+    person = None
+    if box is not None and str(box).strip():
+        person = parse_box(text=box, width=width, height=height)
+    factor = photo.size[0] / width  # full-size pixels of `image` per original pixel
+    result = predict(
+        image=photo, k=k, box=None if person is None else scale_box(person, factor=factor)
+    )
+    used = None
+    if result.box is not None:
+        original = scale_box(Box(*result.box), factor=1 / factor)
+        used = whole_box(original.as_tuple(), width=width, height=height)
+    return Identification(
+        prediction=result,
+        box=used,
+        box_source=result.box_source if used is not None else "full",
+        photo_size=(width, height),
+    )

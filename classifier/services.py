@@ -25,13 +25,19 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.models import User
-from classifier.models import PendingPhoto, Sighting, Species, SpeciesPhoto, Visibility
-from classifier.predictor import predict
+from classifier.boxes import FORMAT_HELP as BOX_FORMAT_HELP
+from classifier.boxes import InvalidBox
+from classifier.models import BoxMixin, PendingPhoto, Sighting, Species, SpeciesPhoto, Visibility
+from classifier.predictor import identify
 from classifier.uploads import StorageUnavailable, prepare_photo
+from ml import images
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+# What the classifier said about a photo, kept from the pending photo to its sighting.
+IDENTIFICATION_FIELDS = ("suggestions", "verdict", "model_version", *BoxMixin.FIELDS)
 
 # Fields of a sighting its owner may change after saving it.
 EDITABLE_SIGHTING_FIELDS = frozenset(
@@ -87,32 +93,51 @@ def _save_with_file(instance, field_name: str, content: bytes) -> None:
         instance.save()
 
 
-def _suggestions_json(prediction) -> list[dict]:
-    return [
-        {"species": s.name, "probability": round(float(s.probability), 6)}
-        for s in prediction.suggestions
-    ]
-
-
-def identify_photo(*, data: bytes, owner: User | None, session_key: str) -> PendingPhoto:
+def identify_photo(
+    *, data: bytes, owner: User | None, session_key: str, box: str | None = None
+) -> PendingPhoto:
     """Name the bird and keep the stripped photo in the temporary area until it is saved.
 
-    Raises `UploadRejected`, `ClassifierUnavailable` or `StorageUnavailable`; nothing is stored
-    when any of them is raised.
+    `box` ("x,y,width,height" in pixels of the photo upright at its original size) makes the
+    classifier look there; without it the bird finder decides. Raises `UploadRejected` (an
+    `InvalidBox` too), `ClassifierUnavailable` or `StorageUnavailable`; nothing is stored when
+    any of them is raised.
     """
     prepared = prepare_photo(data=data)
-    prediction = predict(image=prepared.image)
+    identification = identify(image=prepared.image, box=box, original_size=prepared.original_size)
     pending = PendingPhoto(
         owner=owner,
         session_key=session_key or "",
-        suggestions=_suggestions_json(prediction),
-        verdict=prediction.verdict,
-        model_version=prediction.model_version,
         taken_at=prepared.taken_at,
         latitude=prepared.latitude,
         longitude=prepared.longitude,
+        **identification.stored_fields(),
     )
     _save_with_file(pending, "photo", prepared.content)
+    return pending
+
+
+def reidentify_pending_photo(*, pending: PendingPhoto, box: str) -> PendingPhoto:
+    """Identify the stored photo again on the person's `box` (original upright pixels, as
+    `identify_photo` takes it), without a new upload: suggestions, verdict and box change.
+
+    Raises `InvalidBox`, `ClassifierUnavailable` or `StorageUnavailable`; the pending photo is
+    unchanged when any of them is raised. `PendingPhoto.DoesNotExist` if it was saved or
+    discarded meanwhile.
+    """
+    if not box or not str(box).strip():
+        raise InvalidBox(f"No box was given. {BOX_FORMAT_HELP}")
+    content = _storage_call(lambda: _read_file(pending.photo))
+    original_size = pending.photo_size
+    if original_size is None:  # identified before boxes were kept: the stored copy's own size
+        original_size = images.upright_size(content)
+    identification = identify(image=content, box=box, original_size=original_size)
+    fields = identification.stored_fields()
+    for name, value in fields.items():
+        setattr(pending, name, value)
+    pending.full_clean(exclude=["photo", "owner"])
+    if not PendingPhoto.objects.filter(pk=pending.pk).update(**fields):
+        raise PendingPhoto.DoesNotExist("This photo is no longer waiting to be saved.")
     return pending
 
 
@@ -132,9 +157,7 @@ def discard_pending_photo(*, pending: PendingPhoto) -> None:
 def _new_sighting(
     *,
     owner: User,
-    suggestions: list[dict],
-    verdict: str,
-    model_version: str,
+    identified: dict,
     species: Species | None,
     observed_at: datetime,
     place_name: str,
@@ -143,12 +166,13 @@ def _new_sighting(
     notes: str,
     visibility: str,
 ) -> Sighting:
-    """A validated, unsaved sighting (model validators and DB constraints checked up front)."""
+    """A validated, unsaved sighting (model validators and DB constraints checked up front).
+
+    `identified` holds the classifier's fields (`Identification.stored_fields`): suggestions,
+    verdict, model version, the box and the photo's original upright size."""
     sighting = Sighting(
         owner=owner,
-        suggestions=suggestions,
-        verdict=verdict,
-        model_version=model_version,
+        **identified,
         species=species,
         observed_at=observed_at,
         place_name=place_name.strip(),
@@ -178,9 +202,7 @@ def save_pending_photo(
         raise ValidationError("This photo belongs to someone else.")
     sighting = _new_sighting(
         owner=owner,
-        suggestions=pending.suggestions,
-        verdict=pending.verdict,
-        model_version=pending.model_version,
+        identified={name: getattr(pending, name) for name in IDENTIFICATION_FIELDS},
         species=species,
         observed_at=observed_at,
         place_name=place_name,
@@ -213,17 +235,17 @@ def create_sighting(
     longitude: Decimal | None = None,
     notes: str = "",
     visibility: str = Visibility.PRIVATE,
+    box: str | None = None,
 ) -> Sighting:
     """Identify and save in one step (the API). `species=None` records the species as unknown;
     `observed_at` defaults to the photo's EXIF date, else now. The photo's GPS is never used
-    without being asked: pass `latitude`/`longitude` explicitly."""
+    without being asked: pass `latitude`/`longitude` explicitly. `box` is the person's box, as
+    `identify_photo` takes it; a bad box raises `InvalidBox` before anything is stored."""
     prepared = prepare_photo(data=data)
-    prediction = predict(image=prepared.image)
+    identification = identify(image=prepared.image, box=box, original_size=prepared.original_size)
     sighting = _new_sighting(
         owner=owner,
-        suggestions=_suggestions_json(prediction),
-        verdict=prediction.verdict,
-        model_version=prediction.model_version,
+        identified=identification.stored_fields(),
         species=species,
         observed_at=observed_at or prepared.taken_at or timezone.now(),
         place_name=place_name,

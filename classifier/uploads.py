@@ -89,6 +89,9 @@ class PreparedPhoto:
 
     content: bytes
     image: Image.Image  # upright RGB pixels of `content`, ready for the classifier
+    # (width, height) of the photo upright at its original size: the pixels boxes are given in
+    # (`image` may be smaller, see STORED_MAX_SIDE)
+    original_size: tuple[int, int]
     taken_at: datetime | None
     latitude: Decimal | None
     longitude: Decimal | None
@@ -132,6 +135,7 @@ def _prepare(data: bytes) -> PreparedPhoto:
     exif = source.getexif()
     taken_at = _taken_at(exif)
     latitude, longitude = _gps_position(exif)
+    original_size = images.upright_size(source, settings.MAX_IMAGE_PIXELS)  # before any draft
     upright = images.decode_rgb(source, min_side=STORED_MAX_SIDE // 2)
     upright.thumbnail(
         (STORED_MAX_SIDE, STORED_MAX_SIDE), Image.Resampling.LANCZOS, reducing_gap=3.0
@@ -142,6 +146,7 @@ def _prepare(data: bytes) -> PreparedPhoto:
     return PreparedPhoto(
         content=buffer.getvalue(),
         image=clean,
+        original_size=original_size,
         taken_at=taken_at,
         latitude=latitude,
         longitude=longitude,

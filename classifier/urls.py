@@ -8,6 +8,9 @@ app_name = "classifier"
 
 urlpatterns = [
     path("identify/<uuid:pk>/", views.pending_photo, name="pending_photo"),
+    path(
+        "identify/<uuid:pk>/box/", views.reidentify_pending_photo, name="reidentify_pending_photo"
+    ),
     path("identify/<uuid:pk>/discard/", views.discard_pending_photo, name="discard_pending_photo"),
     path("about/", views.about, name="about"),
     path("species/", views.species_list, name="species_list"),

@@ -12,13 +12,14 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from classifier import selectors, services
 from classifier.forms import SightingFilterForm, SightingForm
-from classifier.models import PendingPhoto, Species, Verdict
+from classifier.models import BoxMixin, PendingPhoto, Species, Verdict
 from classifier.predictor import ClassifierUnavailable, get_predictor
 from classifier.uploads import StorageUnavailable, UploadRejected, read_upload
 
@@ -112,6 +113,39 @@ def pending_photo(request: HttpRequest, pk) -> HttpResponse:
             _forget_pending(request, str(pk))
             messages.success(request, "Sighting saved to your log.")
             return redirect("classifier:sighting_detail", pk=sighting.pk)
+    return _pending_page(request, pending, form=form, suggestions=suggestions, status=status)
+
+
+@require_POST
+def reidentify_pending_photo(request: HttpRequest, pk) -> HttpResponse:
+    """'Identify this part': the stored photo again, on the box the person drew (no upload)."""
+    pending = selectors.get_pending_photo(
+        pk=pk, user=request.user, session_pending_ids=request.session.get(SESSION_PENDING_IDS, [])
+    )
+    try:
+        services.reidentify_pending_photo(pending=pending, box=request.POST.get("box", ""))
+    except PendingPhoto.DoesNotExist as error:
+        raise Http404("This photo is no longer waiting to be saved.") from error
+    except (UploadRejected, ClassifierUnavailable, StorageUnavailable) as error:
+        messages.error(request, error.message)
+        pending.refresh_from_db()
+        suggestions = selectors.suggestions_with_species(suggestions=pending.suggestions)
+        form = SightingForm(suggestions=suggestions, initial=_pending_initial(pending, suggestions))
+        return _pending_page(
+            request, pending, form=form, suggestions=suggestions, status=error.status_code
+        )
+    messages.success(request, "Identified again on the part you chose.")
+    return redirect("classifier:pending_photo", pk=pending.pk)
+
+
+def _pending_page(
+    request: HttpRequest,
+    pending: PendingPhoto,
+    *,
+    form: SightingForm,
+    suggestions: list[selectors.Suggestion],
+    status: int,
+) -> HttpResponse:
     return render(
         request,
         "classifier/pending_photo.html",
@@ -121,7 +155,9 @@ def pending_photo(request: HttpRequest, pk) -> HttpResponse:
             "suggestions": suggestions,
             "form": form,
             "species_names": Species.objects.order_by("name"),
-            "login_query": urlencode({"next": request.get_full_path()}),
+            "login_query": urlencode(
+                {"next": reverse("classifier:pending_photo", kwargs={"pk": pending.pk})}
+            ),
             "date_hint": "From the photo's date." if pending.taken_at else "",
             "place_hint": (
                 "From the photo's location data (the stored photo does not keep it). "
@@ -258,6 +294,8 @@ def sighting_export(request: HttpRequest) -> HttpResponse:
             "visibility",
             "notes",
             "created_at",
+            # the region the suggestions come from, in pixels of the original upright photo
+            *BoxMixin.FIELDS,
         ]
     )
     for sighting in selectors.sightings_for_owner(owner=request.user):
@@ -279,6 +317,7 @@ def sighting_export(request: HttpRequest) -> HttpResponse:
                 sighting.visibility,
                 sighting.notes,
                 sighting.created_at.isoformat(),
+                *(getattr(sighting, name) for name in BoxMixin.FIELDS),  # None -> ""
             ]
         )
     return response

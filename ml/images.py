@@ -99,7 +99,8 @@ def load_photo(
     """Open and decode a photo upright, no smaller than `min_side` where it was larger, so that a
     crop around a small bird still has detail (see `ml.finder`)."""
     image = open_image(source, max_pixels)
-    return Photo(decode_rgb(image, min_side=min_side), _upright_size(image))
+    size = _upright_size(image)  # before decoding: a JPEG's draft() shrinks `image.size`
+    return Photo(decode_rgb(image, min_side=min_side), size)
 
 
 def upright_size(source: ImageSource, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:

@@ -16,7 +16,7 @@ from rest_framework.fields import get_error_detail
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from classifier import uploads
+from classifier import boxes, uploads
 from classifier.predictor import ClassifierUnavailable
 
 UPLOAD_CODES: dict[type[uploads.UploadRejected], str] = {
@@ -25,6 +25,7 @@ UPLOAD_CODES: dict[type[uploads.UploadRejected], str] = {
     uploads.UnreadableUpload: "unreadable_image",
     uploads.UploadTooLarge: "too_large",
     uploads.TooManyPixels: "too_many_pixels",
+    boxes.InvalidBox: "invalid_box",
 }
 
 

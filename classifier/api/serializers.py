@@ -10,10 +10,65 @@ from rest_framework import serializers
 from rest_framework.reverse import reverse
 
 from classifier import selectors
-from classifier.models import Sighting, Species, Verdict
+from classifier.models import MIN_BOX_SIDE, BoxSource, Sighting, Species, Verdict
 
 MAX_K = 20
 NULLABLE_NUMBER = {"type": "number", "format": "double", "nullable": True}
+BOX_HELP = (
+    'Where the bird is: "x,y,width,height" in whole pixels of the photo as it is shown upright '
+    "(after its EXIF orientation is applied) at its ORIGINAL size. The classifier looks at a "
+    "square around it. Optional: without it the bird finder decides. A box reaching outside the "
+    f"photo, with a side that is not a positive whole number or smaller than {MIN_BOX_SIDE} px, "
+    "is refused with 400 (code `invalid_box`) and nothing is stored."
+)
+USED_BOX_HELP = (
+    "The region the suggestions come from, [x, y, width, height] in pixels of the photo upright "
+    'at its original size: a square around the person\'s box (`box_source` "person"), around '
+    'the bird the finder located ("finder"), or the whole photo ("full"). Null only for '
+    "a photo smaller than the minimum box (and for sightings recorded before boxes were kept)."
+)
+BOX_SOURCE_HELP = (
+    'Where `box` came from: "finder" (found automatically), "person" (the box sent) or '
+    '"full" (the whole photo).'
+)
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": r"^\s*\d+\s*,\s*\d+\s*,\s*\d+\s*,\s*\d+\s*$",
+        "example": "120,80,300,260",
+        "description": BOX_HELP,
+    }
+)
+class BoxTextField(serializers.CharField):
+    """The person's box as sent; classifier.boxes checks it against the decoded photo."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            required=False, allow_blank=True, max_length=200, help_text=BOX_HELP, **kwargs
+        )
+
+
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {"type": "integer", "minimum": 0},
+        "minItems": 4,
+        "maxItems": 4,
+        "nullable": True,
+        "example": [96, 64, 320, 320],
+        "description": USED_BOX_HELP,
+    }
+)
+class UsedBoxField(serializers.Field):
+    """A (x, y, width, height) tuple, or None, as a JSON array."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(read_only=True, **kwargs)
+
+    def to_representation(self, value: Any) -> list[int] | None:
+        return None if value is None else [int(v) for v in value]
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -97,6 +152,7 @@ class SuggestionSerializer(serializers.Serializer):
 class PredictRequestSerializer(serializers.Serializer):
     image = UploadField()
     k = serializers.IntegerField(min_value=1, max_value=MAX_K, default=5)
+    box = BoxTextField()
 
 
 class ModelVersionSerializer(serializers.Serializer):
@@ -107,6 +163,10 @@ class PredictionSerializer(serializers.Serializer):
     verdict = serializers.ChoiceField(choices=Verdict.choices)
     model = ModelVersionSerializer()
     predictions = SuggestionSerializer(many=True)
+    box = UsedBoxField()
+    box_source = serializers.ChoiceField(choices=BoxSource.choices, help_text=BOX_SOURCE_HELP)
+    photo_width = serializers.IntegerField(help_text="Width of the photo upright, original size.")
+    photo_height = serializers.IntegerField(help_text="Height of the photo upright, original size.")
 
 
 class SightingListSerializer(serializers.ListSerializer):
@@ -137,6 +197,16 @@ class SightingSerializer(serializers.ModelSerializer):
     longitude = serializers.SerializerMethodField()
     place_coarsened = serializers.SerializerMethodField()
     photo_url = serializers.SerializerMethodField()
+    box = UsedBoxField()
+    box_source = serializers.ChoiceField(
+        choices=BoxSource.choices, read_only=True, help_text=BOX_SOURCE_HELP
+    )
+    photo_width = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text="Width of the photo upright, original size."
+    )
+    photo_height = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text="Height of the photo upright, original size."
+    )
 
     class Meta:
         model = Sighting
@@ -157,6 +227,10 @@ class SightingSerializer(serializers.ModelSerializer):
             "notes",
             "visibility",
             "photo_url",
+            "box",
+            "box_source",
+            "photo_width",
+            "photo_height",
             "created_at",
             "updated_at",
         ]
@@ -215,9 +289,10 @@ class SightingWriteSerializer(serializers.ModelSerializer):
 
 class SightingCreateSerializer(SightingWriteSerializer):
     photo = UploadField()
+    box = BoxTextField(write_only=True)
 
     class Meta(SightingWriteSerializer.Meta):
-        fields = ["photo", *SightingWriteSerializer.Meta.fields]
+        fields = ["photo", "box", *SightingWriteSerializer.Meta.fields]
         # Without a date the service takes the photo's EXIF date, else now.
         extra_kwargs = {"observed_at": {"required": False}}
 

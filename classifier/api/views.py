@@ -27,7 +27,7 @@ from classifier.api import serializers as s
 from classifier.api.exceptions import JsonErrorsMixin
 from classifier.api.throttles import PredictAnonThrottle, PredictUserThrottle
 from classifier.models import Sighting, Species
-from classifier.predictor import predict
+from classifier.predictor import identify
 from classifier.uploads import read_upload
 
 # Largest integer the database keys hold; longer ids cannot exist, so the URL does not match.
@@ -86,7 +86,8 @@ class AuthTokenView(JsonErrorsMixin, GenericAPIView):
 
 
 class PredictView(JsonErrorsMixin, GenericAPIView):
-    """Name the bird in a photo. Open to everybody, throttled; stores nothing."""
+    """Name the bird in a photo, optionally in the `box` the caller points at. Open to everybody,
+    throttled; stores nothing."""
 
     permission_classes = [AllowAny]
     throttle_classes = [PredictAnonThrottle, PredictUserThrottle]
@@ -102,7 +103,10 @@ class PredictView(JsonErrorsMixin, GenericAPIView):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = read_upload(upload=serializer.validated_data["image"])
-        result = predict(image=data, k=serializer.validated_data["k"])
+        identification = identify(
+            image=data, box=serializer.validated_data.get("box"), k=serializer.validated_data["k"]
+        )
+        result = identification.prediction
         suggestions = selectors.suggestions_with_species(
             suggestions=[
                 {"species": item.name, "probability": item.probability}
@@ -113,6 +117,10 @@ class PredictView(JsonErrorsMixin, GenericAPIView):
             "verdict": result.verdict,
             "model": {"version": result.model_version},
             "predictions": suggestions,
+            "box": identification.box,
+            "box_source": identification.box_source,
+            "photo_width": identification.photo_size[0],
+            "photo_height": identification.photo_size[1],
         }
         return Response(s.PredictionSerializer(body, context={"request": request}).data)
 

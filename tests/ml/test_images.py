@@ -133,3 +133,13 @@ def test_heic_from_phones(photo):
     pytest.importorskip("pillow_heif")
     rgb = load_rgb(encode(photo, "HEIF", quality=95))
     assert np.abs(rgb.astype(int) - load_rgb(photo).astype(int)).mean() < 8
+
+
+def test_a_large_jpeg_keeps_its_full_size_when_decoded_smaller():
+    """Boxes are in full-resolution pixels: the decoded size must not replace the photo's own."""
+    from ml.images import DECODE_SIDE, load_photo
+
+    photo = load_photo(encode(Image.new("RGB", (2240, 1120), (10, 200, 30)), "JPEG"))
+    assert photo.size == (2240, 1120)
+    assert min(photo.image.size) >= DECODE_SIDE and photo.image.size[0] < 2240
+    assert photo.scale == 2240 / photo.image.size[0]
