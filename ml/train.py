@@ -78,6 +78,7 @@ class TrainingData:
     crop_weights: np.ndarray | None = None
     # photos of birds outside the catalogue (never trained on): they choose the open-set rule
     unknown: ServedViews | None = None
+    from_added: np.ndarray | None = None  # bool [n]: training photos from an added folder
 
 
 def choose_split(dataset: Dataset, seed: int = 0, per_class: int | None = None) -> Split:
@@ -169,6 +170,7 @@ def training_data(
         x_held_full=held.x_full[held_rows] if finder else None,
         crop_weights=held.crop_weights[held_rows] if finder else None,
         unknown=unknown_views if unknown else None,
+        from_added=np.arange(len(train_samples)) >= len(train.kept),
     )
 
 
@@ -227,7 +229,12 @@ def fit_head(data: TrainingData, params: HeadParams, seed: int = 0, verbose: int
     )
     x = tf.constant(data.x_train, tf.float32)
     y = tf.constant(data.y_train, tf.int32)
-    weight = tf.constant(class_weights(data.y_train, n_species, params.class_balance), tf.float32)
+    weight = tf.constant(
+        class_weights(
+            data.y_train, n_species, params.class_balance, data.from_added, params.added_weight
+        ),
+        tf.float32,
+    )
     has_held = len(data.y_held) > 0
     x_val = tf.constant(data.x_held[:, 0], tf.float32) if has_held else None
     y_val = tf.constant(data.y_held, tf.int32) if has_held else None
@@ -300,12 +307,23 @@ def fit_head(data: TrainingData, params: HeadParams, seed: int = 0, verbose: int
     return head, history
 
 
-def class_weights(labels: np.ndarray, n_species: int, balance: float) -> np.ndarray:
-    """Each photo's loss weight, (photos of its species)^-balance scaled to a mean of 1: 0 weighs
-    photos alike, 1 gives every species the same total weight."""
+def class_weights(
+    labels: np.ndarray,
+    n_species: int,
+    balance: float,
+    from_added: np.ndarray | None = None,
+    added_weight: float = 1.0,
+) -> np.ndarray:
+    """Each photo's loss weight, scaled to a mean of 1: (photos of its species)^-balance (0 weighs
+    photos alike, 1 gives every species the same total weight), times `added_weight` for the
+    photos `from_added` folders."""
+    if not len(labels):
+        return np.ones(0, np.float32)
     counts = np.bincount(labels, minlength=n_species).astype(np.float64)
-    weights = counts[labels] ** -balance if len(labels) else np.ones(0)
-    return (weights / weights.mean()).astype(np.float32) if len(labels) else weights
+    weights = counts[labels] ** -balance
+    if from_added is not None:
+        weights = np.where(from_added, weights * added_weight, weights)
+    return (weights / weights.mean()).astype(np.float32)
 
 
 def head_logits(head, pooled: np.ndarray) -> np.ndarray:

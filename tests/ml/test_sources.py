@@ -113,6 +113,12 @@ def test_class_weights_give_each_species_the_same_total_weight():
     assert np.allclose(totals, totals[0]) and balanced.mean() == pytest.approx(1.0)
     assert np.allclose(class_weights(labels, 3, 0.0), 1.0)
     assert np.allclose(class_weights(np.array([0, 0, 1, 1]), 2, 1.0), 1.0)
+    added = np.array([False] * 4 + [True] * 36 + [False] * 8)
+    weighted = class_weights(labels, 3, 1.0, added, 0.3)
+    # species 0 has 40 photos (36 added, which weigh 0.3 against its catalogue photos)
+    assert weighted[4] / weighted[0] == pytest.approx(0.3)
+    assert weighted[40] / weighted[0] == pytest.approx(10)
+    assert weighted.mean() == pytest.approx(1.0)
 
 
 def test_open_set_threshold_lets_through_the_chosen_share_of_unknown_birds():
