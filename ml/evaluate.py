@@ -261,6 +261,18 @@ def split_photos(
     return known, unknown
 
 
+def refuse_trained_photos(model_dir: Path, data: Path, split: str) -> None:
+    """Figures on photos a model trained on are not figures: raise EvaluationError for them."""
+    from ml.sources import trained_on_split
+
+    info = Path(model_dir) / "data.json"
+    if info.is_file() and trained_on_split(json.loads(info.read_text()), data, split):
+        raise EvaluationError(
+            f"Model {Path(model_dir).name} was trained on the photos of {data}/{split} (its "
+            f"data.json lists the folder): judge a model trained with --hold-out {data}/{split}."
+        )
+
+
 def negative_photos(folder: Path) -> list[Path]:
     """Every image file under a folder of non-bird photos."""
     folder = Path(folder)
@@ -328,6 +340,7 @@ def evaluate(
     started = time.perf_counter()
     model_dir = Path(model_dir)
     names = model_label_names(model_dir)
+    refuse_trained_photos(model_dir, Path(data), split)
     photos, unknown = split_photos(Path(data), split, names, name_map)
     negative_paths = negative_photos(Path(negatives)) if negatives is not None else []
     predictor = Predictor.load(model_dir)

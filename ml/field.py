@@ -79,9 +79,11 @@ def field_report(
     against the true box; the finder's inference CPU per photo against the single pass,
     measured photo by photo in the same run (one LiteRT thread, the decode excluded: both
     paths decode the same way)."""
+    from ml.evaluate import refuse_trained_photos
     from ml.images import load_photo
     from ml.predict import Predictor
 
+    refuse_trained_photos(model_dir, Path(root), split)
     predictor = Predictor.load(model_dir, num_threads=1)
     labels = [entry["name"] for entry in predictor.labels]
     photos, left_out = field_photos(Path(root), split, labels, name_map)

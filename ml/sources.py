@@ -114,6 +114,19 @@ def _held_out(gathered: list, hold_out: Sequence[Path]) -> set[Path]:
     return {p for p, held in zip(paths, matcher.matches(paths), strict=True) if held}
 
 
+def trained_on_split(data_info: dict, folder: Path, split: str) -> bool:
+    """Whether the model whose `data.json` is `data_info` trained on `folder`'s `split`: an
+    added folder's train and valid photos all train, unless that split was held out."""
+    records = data_info.get("sources", [])
+    held = {Path(p) for r in records for p in r.get("hold_out", [])}
+    return split in ADDED_SPLITS and any(
+        r.get("role") == "added"
+        and Path(r["path"]) == Path(folder).resolve()
+        and (Path(folder) / split).resolve() not in held
+        for r in records
+    )
+
+
 def fingerprint(samples: list[Sample]) -> str:
     """Short digest of which files (names and sizes) a folder gave: a changed folder shows."""
     digest = hashlib.sha256()

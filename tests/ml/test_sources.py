@@ -95,6 +95,19 @@ def test_hold_out_removes_the_field_photo_and_its_crop_by_content(tmp_path: Path
     assert record[str(field.resolve())]["held_out"] == 15
 
 
+def test_a_model_trained_on_a_split_is_known_to_have_seen_it(tmp_path: Path, cub: Path):
+    from ml.sources import trained_on_split
+
+    field = linked_copy(FIELD, tmp_path / "field", ["AMERICAN GOLDFINCH"], rename=False)
+    sources = gather_sources(
+        BIRDS525, [cub, field], read_name_map(NAME_MAP), [field / "valid"], CATALOGUE
+    )
+    info = {"sources": sources.record}
+    assert trained_on_split(info, cub, "valid") and trained_on_split(info, field, "train")
+    assert not trained_on_split(info, field, "valid")  # held out
+    assert not trained_on_split(info, cub, "test") and not trained_on_split({}, cub, "valid")
+
+
 def test_hold_out_catches_a_resized_re_encoded_copy(tmp_path: Path):
     original = BIRDS525 / "valid" / "ABBOTTS BABBLER" / "2.jpg"
     held = tmp_path / "held" / "SOME BIRD"

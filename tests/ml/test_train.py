@@ -185,7 +185,16 @@ def test_train_model_command_trains_on_several_folders_without_the_hold_out(tmp_
     assert all(r["fingerprint"] for r in data["sources"] if "path" in r)
     open_set = json.loads((model_dir / "calibration.json").read_text())["open_set"]
     assert open_set["unknown_photos"] == 30  # OUTSIDE's train photos, not its valid ones
-    assert (
-        json.loads((model_dir / "calibration.json").read_text())["uncertain_threshold"]
-        >= (open_set["threshold"])
+    calibration = json.loads((model_dir / "calibration.json").read_text())
+    assert calibration["uncertain_threshold"] >= open_set["threshold"]
+    # figures on photos it trained on are refused; the held-out split can be judged
+    from django.core.management import CommandError
+
+    with pytest.raises(CommandError, match="was trained on the photos of"):
+        call_command(
+            "evaluate", str(model_dir), data=str(cub), split="valid", out=str(tmp_path / "r1")
+        )
+    call_command(
+        "evaluate", str(model_dir), data=str(field), split="valid", out=str(tmp_path / "r2")
     )
+    assert (tmp_path / "r2" / "metrics.json").is_file()
