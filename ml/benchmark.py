@@ -66,7 +66,7 @@ def birds525_rotations(
     Views follow the finder's crop policy (the full view's bird mass decides "no bird")."""
     params = params or default_params_for(ROTATIONS - 1)
     from ml.calibration import no_bird_threshold
-    from ml.train import TrainingData, crop_weights_of, fit_head, held_logits
+    from ml.train import ServedViews, TrainingData, crop_weights_of, fit_head
 
     dataset = read_dataset(birds525)
     samples = [s for split in dataset.splits.values() for s in split]
@@ -86,15 +86,17 @@ def birds525_rotations(
             dataset.species,
             feats.pooled[train][:, : params.train_views],
             labels[train],
-            feats.pooled[held][:, : params.tta_views],
+            ServedViews(
+                feats.pooled[held][:, : params.tta_views],
+                full.pooled[held][:, : params.tta_views] if finder else None,
+                weights[held] if finder else None,
+            ),
             labels[held],
             feats.full_bird[train],
             feats.full_bird[held],
-            x_held_full=full.pooled[held][:, : params.tta_views] if finder else None,
-            crop_weights=weights[held] if finder else None,
         )
         head, _ = fit_head(data, params, seed=r, verbose=0)
-        accuracy = float((held_logits(head, data).argmax(1) == data.y_held).mean())
+        accuracy = float((data.held.logits(head).argmax(1) == data.y_held).mean())
         # the no_bird threshold as training picks it (from the training photos only), measured
         # on the photos of the rotation that did not choose it
         threshold = no_bird_threshold(data.bird_train)

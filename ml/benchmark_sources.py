@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ml.data import read_dataset
-from ml.evaluate import evaluate, run_predictor
+from ml.evaluate import evaluate, run_predictor, split_photos
 from ml.features import Extractor
 from ml.finder import Finder
 from ml.model import HeadParams
@@ -37,12 +37,11 @@ def natural_photos(
     folders: list[Path], name_map: dict[str, str], labels: list[str], species: set[str]
 ) -> list[tuple[Path, int]]:
     """(photo, label index) of the folders' `valid` photos of `species` (catalogue names)."""
-    index = {name: i for i, name in enumerate(labels)}
     return [
-        (s.path, index[name_map.get(s.species, s.species)])
+        (path, label)
         for folder in folders
-        for s in read_dataset(folder).samples(NATURAL_SPLIT)
-        if name_map.get(s.species, s.species) in species
+        for path, label in split_photos(folder, NATURAL_SPLIT, labels, name_map)[0]
+        if labels[label] in species
     ]
 
 
@@ -54,11 +53,8 @@ def unknown_answered(
     from ml.open_set import answered
     from ml.predict import Predictor
 
-    photos = [
-        (s.path, -1)
-        for s in read_dataset(folder).samples(NATURAL_SPLIT)
-        if name_map.get(s.species, s.species) not in set(labels)
-    ]
+    _, unknown = split_photos(folder, NATURAL_SPLIT, labels, name_map)
+    photos = [(path, -1) for paths in unknown.values() for path in paths]
     predictions, _ = run_predictor(Predictor.load(model_dir), photos, progress=False)
     return {
         "unknown_photos": len(predictions.verdicts),

@@ -50,7 +50,6 @@ class HoldOut:
     """What must not be trained on: file digests and thumbnails of the held-out photos (and of
     their bird boxes)."""
 
-    folders: list[Path]
     photos: int
     keys: set[str]
     thumbnails: np.ndarray  # [m, THUMB_SIDE^2]
@@ -89,7 +88,6 @@ def read_hold_out(folders: list[Path]) -> HoldOut:
         )
     side = THUMB_SIDE * THUMB_SIDE
     return HoldOut(
-        [Path(f) for f in folders],
         len(paths),
         keys,
         np.stack(thumbs) if thumbs else np.zeros((0, side), np.float32),

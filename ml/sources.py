@@ -38,6 +38,29 @@ class Sources:
         """Added folder -> its species outside the catalogue (not trained on)."""
         return {r["path"]: r["outside_catalogue"] for r in self.record if r["outside_catalogue"]}
 
+    def summary(self) -> list[str]:
+        """What each added folder gave and what the hold-out removed, a line each."""
+        lines = []
+        for entry in self.record:
+            if entry.get("role") == "added":
+                line = (
+                    f"Added {entry['photos']} photos of {entry['species']} catalogue species "
+                    f"from {entry['path']} ({entry['held_out']} held out)"
+                )
+                outside = entry["outside_catalogue"]
+                if outside:
+                    more = "..." if len(outside) > 5 else ""
+                    line += (
+                        f"; {len(outside)} species outside the catalogue, not trained on: "
+                        f"{', '.join(outside[:5])}{more}"
+                    )
+                lines.append(line)
+            elif "hold_out" in entry:
+                lines.append(
+                    f"Held out {entry['photos']} photos (and their copies): {entry['hold_out']}"
+                )
+        return lines
+
 
 def gather_sources(
     catalogue_root: Path,

@@ -52,7 +52,18 @@ class ServedViews:
     x_full: np.ndarray | None = None
     crop_weights: np.ndarray | None = None
 
+    def rows(self, rows) -> ServedViews:
+        """The same views of some of the photos."""
+        return ServedViews(
+            self.x[rows],
+            None if self.x_full is None else self.x_full[rows],
+            None if self.crop_weights is None else self.crop_weights[rows],
+        )
+
     def logits(self, head) -> np.ndarray:
+        """The photos' logits as serving computes them: the crop policy's views blended with
+        the full views by each photo's crop weight (identical where the finder kept the full
+        frame)."""
         logits = head_logits(head, self.x)
         if self.x_full is None:
             return logits
@@ -67,15 +78,11 @@ class TrainingData:
     species: list[str]
     x_train: np.ndarray  # [n, views, 1280]
     y_train: np.ndarray
-    x_held: np.ndarray  # [m, tta views, 1280] under the crop policy (what the finder crops)
+    held: ServedViews  # test-time views of the held-out photos, as serving sees them
     y_held: np.ndarray
     bird_train: np.ndarray  # bird mass of the full view of the training photos
     bird_held: np.ndarray
     skipped: list[tuple[str, str]] = field(default_factory=list)
-    # the held-out photos' full views, blended with `x_held` by each photo's crop weight as
-    # serving blends them
-    x_held_full: np.ndarray | None = None
-    crop_weights: np.ndarray | None = None
     # photos of birds outside the catalogue (never trained on): they choose the open-set rule
     unknown: ServedViews | None = None
     from_added: np.ndarray | None = None  # bool [n]: training photos from an added folder
@@ -160,15 +167,13 @@ def training_data(
         species=species,
         x_train=np.concatenate([train.pooled, extra.pooled[:, repeat]]),
         y_train=np.array([index[s.species] for s in train_samples], dtype=np.int64),
-        x_held=held.x[held_rows],
+        held=held.rows(held_rows),
         y_held=np.array(
             [index[split.held[held_features.kept[r]].species] for r in held_rows], dtype=np.int64
         ),
         bird_train=np.concatenate([train.full_bird, extra.full_bird]),
         bird_held=held_features.full_bird[held_rows],
         skipped=train.skipped + extra.skipped + held_features.skipped + unknown_features.skipped,
-        x_held_full=held.x_full[held_rows] if finder else None,
-        crop_weights=held.crop_weights[held_rows] if finder else None,
         unknown=unknown_views if unknown else None,
         from_added=np.arange(len(train_samples)) >= len(train.kept),
     )
@@ -236,7 +241,7 @@ def fit_head(data: TrainingData, params: HeadParams, seed: int = 0, verbose: int
         tf.float32,
     )
     has_held = len(data.y_held) > 0
-    x_val = tf.constant(data.x_held[:, 0], tf.float32) if has_held else None
+    x_val = tf.constant(data.held.x[:, 0], tf.float32) if has_held else None
     y_val = tf.constant(data.y_held, tf.int32) if has_held else None
 
     @tf.function(reduce_retracing=True)
@@ -335,15 +340,9 @@ def head_logits(head, pooled: np.ndarray) -> np.ndarray:
     return logits.reshape(pooled.shape[0], pooled.shape[1], -1).mean(axis=1)
 
 
-def held_logits(head, data: TrainingData) -> np.ndarray:
-    """The held-out photos' logits as serving computes them: the crop policy's views blended
-    with the full views (identical where the finder kept the full frame)."""
-    return ServedViews(data.x_held, data.x_held_full, data.crop_weights).logits(head)
-
-
 def calibrate(head, data: TrainingData) -> tuple[dict, dict]:
     """(calibration.json, held-out metrics) from the held-out photos."""
-    logits = held_logits(head, data)
+    logits = data.held.logits(head)
     temperature = calibration.fit_temperature(logits, data.y_held)
     probs = softmax(logits / temperature)
     top = probs.max(axis=1) if len(probs) else np.zeros(0)
@@ -426,21 +425,8 @@ def train_model(
         f"Data: {len(dataset.species)} species, {len(split.train)} training photos, "
         f"{len(split.held)} held out ({split.note})."
     )
-    for entry in sources.record:
-        if entry.get("role") == "added":
-            log(
-                f"Added {entry['photos']} photos of {entry['species']} catalogue species from "
-                f"{entry['path']} ({entry['held_out']} held out)"
-                + (
-                    f"; {len(entry['outside_catalogue'])} species outside the catalogue, not "
-                    f"trained on: {', '.join(entry['outside_catalogue'][:5])}"
-                    + ("..." if len(entry["outside_catalogue"]) > 5 else "")
-                    if entry["outside_catalogue"]
-                    else ""
-                )
-            )
-        elif "hold_out" in entry:
-            log(f"Held out {entry['photos']} photos (and their copies): {entry['hold_out']}")
+    for line in sources.summary():
+        log(line)
     if params is None:
         per_species = float(np.median(list(_counts(split.train, dataset.species).values())))
         params = default_params_for(per_species)

@@ -248,7 +248,7 @@ def fit_and_score(data: TrainingData, params: dict[str, Any], seed: int) -> dict
     val_loss = history.get("val_loss", [])
     if not np.all(np.isfinite(val_loss)):
         raise FloatingPointError("training diverged (non-finite hold-out loss)")
-    predicted = head_logits(head, data.x_held[:, : head_params.tta_views]).argmax(axis=1)
+    predicted = head_logits(head, data.held.x[:, : head_params.tta_views]).argmax(axis=1)
     weighted_f1 = float(f1_score(data.y_held, predicted, average="weighted", zero_division=0))
     return {
         "loss": 1.0 - weighted_f1,

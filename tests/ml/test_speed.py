@@ -79,7 +79,7 @@ def test_committed_tuned_params_are_valid() -> None:
 
 @pytest.mark.slow
 def test_fit_head_one_view_per_epoch_learns_and_is_deterministic() -> None:
-    from ml.train import TrainingData, fit_head, head_logits
+    from ml.train import ServedViews, TrainingData, fit_head, head_logits
 
     rng = np.random.default_rng(0)
     centres = rng.normal(size=(4, 1280)).astype(np.float32)
@@ -91,7 +91,7 @@ def test_fit_head_one_view_per_epoch_learns_and_is_deterministic() -> None:
         ["A", "B", "C", "D"],
         x[~held],
         labels[~held],
-        x[held][:, :2],
+        ServedViews(x[held][:, :2]),
         labels[held],
         np.ones((~held).sum(), np.float32),
         np.ones(held.sum(), np.float32),
@@ -100,7 +100,7 @@ def test_fit_head_one_view_per_epoch_learns_and_is_deterministic() -> None:
     head, history = fit_head(data, params, seed=3, verbose=0)
     assert set(history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
     assert len(history["loss"]) == 15 and history["loss"][-1] < history["loss"][0]
-    assert (head_logits(head, data.x_held).argmax(1) == data.y_held).mean() == 1.0
+    assert (head_logits(head, data.held.x).argmax(1) == data.y_held).mean() == 1.0
     _, history_again = fit_head(data, params, seed=3, verbose=0)
     assert history_again["loss"] == history["loss"]
     stopped = HeadParams(epochs=50, patience=2, batch_size=16, dense1=64, dense2=32)
