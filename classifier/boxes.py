@@ -51,11 +51,6 @@ def parse_box(*, text: str, width: int, height: int) -> Box:
     return Box(x, y, box_width, box_height)
 
 
-def scale_box(box: Box, *, factor: float) -> Box:
-    """The same region in an image `factor` times as large (per side)."""
-    return Box(box.x * factor, box.y * factor, box.width * factor, box.height * factor)
-
-
 def whole_box(
     box: tuple[float, float, float, float], *, width: int, height: int
 ) -> tuple[int, int, int, int] | None:

@@ -181,7 +181,7 @@ def identify(
     `image` itself. Raises `InvalidBox` (before the model is asked), `UploadRejected` or
     `ClassifierUnavailable`.
     """
-    from classifier.boxes import parse_box, scale_box, whole_box
+    from classifier.boxes import parse_box, whole_box
 
     photo = load(image=image)
     width, height = original_size or photo.size
@@ -189,12 +189,10 @@ def identify(
     if box is not None and str(box).strip():
         person = parse_box(text=box, width=width, height=height)
     factor = photo.size[0] / width  # full-size pixels of `image` per original pixel
-    result = predict(
-        image=photo, k=k, box=None if person is None else scale_box(person, factor=factor)
-    )
+    result = predict(image=photo, k=k, box=None if person is None else person.scaled(factor))
     used = None
     if result.box is not None:
-        original = scale_box(Box(*result.box), factor=1 / factor)
+        original = Box(*result.box).scaled(1 / factor)
         used = whole_box(original.as_tuple(), width=width, height=height)
     return Identification(
         prediction=result,

@@ -46,6 +46,10 @@ class Box:
         union = self.area + other.area - inter
         return inter / union if union > 0 else 0.0
 
+    def scaled(self, factor: float) -> Box:
+        """The same region in an image `factor` times as large per side."""
+        return Box(self.x * factor, self.y * factor, self.width * factor, self.height * factor)
+
     def as_tuple(self) -> tuple[float, float, float, float]:
         return (self.x, self.y, self.width, self.height)
 

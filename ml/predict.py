@@ -111,7 +111,7 @@ class Predictor:
         crop, found, source, weight = None, None, "full", 0.0
         params = self.finder.params if self.finder is not None else FinderParams()
         if box is not None:
-            decoded = Box(box.x / scale, box.y / scale, box.width / scale, box.height / scale)
+            decoded = box.scaled(1 / scale)
             crop, source = square_around(decoded, width, height, params.margin), "person"
             weight = params.crop_weight
         elif use_finder and self.finder is not None:
@@ -126,9 +126,9 @@ class Predictor:
         shown = crop or Box(0, 0, width, height)
         return dataclasses.replace(
             result,
-            box=_full_resolution(shown, scale),
+            box=shown.scaled(scale).rounded(),
             box_source=source,
-            found_box=None if found is None else _full_resolution(found, scale),
+            found_box=None if found is None else found.scaled(scale).rounded(),
         )
 
     def decide(self, probabilities: np.ndarray, bird: float, k: int, started: float) -> Prediction:
@@ -150,7 +150,3 @@ class Predictor:
             verdict = "bird"
         latency = (time.perf_counter() - started) * 1000
         return Prediction(verdict, suggestions, bird, self.version, round(latency, 2))
-
-
-def _full_resolution(box: Box, scale: float) -> tuple[int, int, int, int]:
-    return Box(box.x * scale, box.y * scale, box.width * scale, box.height * scale).rounded()
