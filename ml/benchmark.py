@@ -217,7 +217,9 @@ def run_benchmark(
             f"load average {_load()}"
         )
 
-        finder, report["finder_fit"] = fit_finder(field, "train", extractor, cache, progress=False)
+        finder, report["finder_fit"] = fit_finder(
+            field, "train", extractor, cache, progress=False, crops_root=cub
+        )
         log(f"finder: {report['finder_fit']['chosen']} on field/train")
         name_map = read_name_map(root / "cub-to-birds525.csv")
         report["sources"], models = sources_section(

@@ -5,6 +5,11 @@ map), so a fit costs one backbone pass per new photo and then seconds. The ridge
 chosen by out-of-fold IoU on the same split; the threshold-only finder is scored beside it, and
 the regressor is kept only when it finds more boxes.
 
+Field photos alone teach the regressor scenes only, so it found a small bird in about 1 in 10
+photos that are already cut to the bird (BIRDS-525, `cub100`) and cropped them further. Photos
+of a folder cut to the bird (`cub100/train`: each is its bird's box) join its training with the
+whole frame as their box, one for every two field photos (docs/architecture.md has the figures).
+
 The crop parameters (margin, when the second pass runs, the blend) need a classifier to score
 them: `choose_crop_params` grids them with a trained model on the same split.
 """
@@ -25,16 +30,23 @@ from ml.config import finder_dir
 from ml.data import read_dataset
 from ml.features import Extractor, default_extractor, extract
 from ml.field import IOU_HIT, read_boxes
-from ml.finder import Finder, FinderParams, box_features, box_target, fit_box_regressor
+from ml.finder import Box, Finder, FinderParams, box_features, box_target, fit_box_regressor
 from ml.images import upright_size
 
 ALPHAS = (0.3, 1.0, 3.0, 10.0)
 FOLDS = 5
+CROPS_PER_FIELD_PHOTO = 0.5  # photos cut to the bird that join each field photo in the fit
 
 
-def _hit_rate(finder: Finder, rows: list[int], maps, pooled, sizes, boxes) -> float:
+def _hit_rate(finder: Finder, rows, maps, pooled, sizes, boxes) -> float:
     hits = [finder.locate(maps[i], pooled[i], *sizes[i]).iou(boxes[i]) >= IOU_HIT for i in rows]
     return float(np.mean(hits)) if hits else 0.0
+
+
+def _cropped_rate(finder: Finder, rows, maps, pooled, sizes) -> float:
+    """The share of these photos that the finder would crop for a second pass."""
+    crops = [finder.plan(maps[i], pooled[i], *sizes[i]).crop is not None for i in rows]
+    return float(np.mean(crops)) if crops else 0.0
 
 
 def fit_finder(
@@ -44,43 +56,65 @@ def fit_finder(
     cache_dir: Path | None = None,
     progress: bool = True,
     seed: int = 0,
+    crops_root: Path | None = None,
 ) -> tuple[Finder, dict]:
-    """The finder for a field folder's split, and how each candidate scored (out of fold)."""
+    """The finder for a field folder's split, and how each candidate scored (out of fold).
+
+    `crops_root`: a folder of photos cut to the bird's box (`cub100`); some of its `split`
+    photos teach the regressor that such a photo is all bird."""
+    rng = np.random.default_rng(seed)
     boxes_by_path = read_boxes(field_root)
     samples = [
         s for s in read_dataset(field_root).samples(split) if s.path.resolve() in boxes_by_path
     ]
     if len(samples) < 2 * FOLDS:
         raise ValueError(f"{field_root}/{split} has {len(samples)} photos with boxes: too few")
-    feats = extract(
-        [s.path for s in samples], 1, extractor or default_extractor(), cache_dir, progress
-    )
-    kept = [samples[i] for i in feats.kept]
-    sizes = [upright_size(s.path) for s in kept]
-    boxes = [boxes_by_path[s.path.resolve()] for s in kept]
+    cut = [s.path for s in read_dataset(crops_root).samples(split)] if crops_root else []
+    wanted = min(round(CROPS_PER_FIELD_PHOTO * len(samples)), len(cut))
+    cut = [cut[i] for i in sorted(rng.choice(len(cut), wanted, replace=False))]
+    paths = [s.path for s in samples] + cut
+    feats = extract(paths, 1, extractor or default_extractor(), cache_dir, progress)
+    kept = [paths[i] for i in feats.kept]
+    sizes = [upright_size(path) for path in kept]
+    boxes = [
+        boxes_by_path.get(path.resolve()) or Box(0.0, 0.0, float(w), float(h))
+        for path, (w, h) in zip(kept, sizes, strict=True)
+    ]
+    is_field = np.array([i < len(samples) for i in feats.kept])
     maps, pooled = feats.bird_map, feats.pooled[:, 0]
     x = np.stack([box_features(maps[i], pooled[i], *sizes[i]) for i in range(len(kept))])
     y = np.stack([box_target(b, *size) for b, size in zip(boxes, sizes, strict=True)])
-    folds = np.random.default_rng(seed).permutation(len(kept)) % FOLDS
-    everyone = list(range(len(kept)))
-    scores = {"threshold_only": _hit_rate(Finder(), everyone, maps, pooled, sizes, boxes)}
+    folds = rng.permutation(len(kept)) % FOLDS
+
+    def scored(finder: Finder, rows: np.ndarray) -> tuple[float, float]:
+        """Field boxes found and cut photos cropped, summed over `rows`."""
+        field_rows, cut_rows = rows[is_field[rows]], rows[~is_field[rows]]
+        return (
+            _hit_rate(finder, field_rows, maps, pooled, sizes, boxes) * len(field_rows),
+            _cropped_rate(finder, cut_rows, maps, pooled, sizes) * len(cut_rows),
+        )
+
+    candidates = {"threshold_only": [scored(Finder(), np.arange(len(kept)))]}
     for alpha in ALPHAS:
-        hits = []
-        for k in range(FOLDS):
-            regressor = fit_box_regressor(x[folds != k], y[folds != k], alpha)
-            rows = list(np.flatnonzero(folds == k))
-            hits.append(
-                _hit_rate(Finder(FinderParams(), regressor), rows, maps, pooled, sizes, boxes)
-                * len(rows)
+        candidates[f"ridge_{alpha:g}"] = [
+            scored(
+                Finder(FinderParams(), fit_box_regressor(x[folds != k], y[folds != k], alpha)),
+                np.flatnonzero(folds == k),
             )
-        scores[f"ridge_{alpha:g}"] = float(sum(hits) / len(kept))
+            for k in range(FOLDS)
+        ]
+    n_field, n_cut = int(is_field.sum()), int((~is_field).sum())
+    scores = {name: sum(h for h, _ in parts) / n_field for name, parts in candidates.items()}
+    cropped = {name: sum(c for _, c in parts) / max(n_cut, 1) for name, parts in candidates.items()}
     best = max(scores, key=scores.get)
     finder = Finder()
     if best != "threshold_only":
         finder = Finder(FinderParams(), fit_box_regressor(x, y, float(best.split("_")[1])))
     report = {
-        "photos": len(kept),
+        "photos": n_field,
+        "cut_photos": n_cut,
         "iou_hit_out_of_fold": scores,
+        "cut_photos_cropped_out_of_fold": cropped if n_cut else None,
         "chosen": best,
         "policy_id": finder.policy_id,
         "skipped": [p for p, _ in feats.skipped],

@@ -37,6 +37,7 @@ def field_finder(tmp_path_factory: pytest.TempPathFactory):
         "train",
         cache_dir=tmp_path_factory.mktemp("features"),
         progress=False,
+        crops_root=shared_data_dir() / "cub100",
     )
     assert report["chosen"] != "threshold_only"  # the regressor found more boxes
     return finder

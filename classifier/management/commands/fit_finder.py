@@ -20,6 +20,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--field", type=Path, default=shared_data_dir() / "field")
         parser.add_argument("--split", default="train", choices=("train", "valid", "test"))
+        parser.add_argument(
+            "--crops",
+            type=Path,
+            default=shared_data_dir() / "cub100",
+            help="photos cut to the bird's box (its split's photos teach the regressor that such "
+            "a photo is all bird; default: %(default)s; 'none' to fit on field photos alone)",
+        )
         parser.add_argument("--out", type=Path, help="folder (default: data_dir()/finder)")
         parser.add_argument(
             "--model",
@@ -34,6 +41,7 @@ class Command(BaseCommand):
         *args,
         field: Path,
         split: str,
+        crops: Path,
         out: Path | None,
         model: Path | None,
         names: Path,
@@ -44,7 +52,9 @@ class Command(BaseCommand):
 
         progress = options["verbosity"] > 0
         try:
-            finder, report = fit_finder(field, split, progress=progress)
+            finder, report = fit_finder(
+                field, split, progress=progress, crops_root=None if str(crops) == "none" else crops
+            )
             if model is not None:
                 finder, crop_report = choose_crop_params(
                     finder, model, field, read_name_map(names), split, progress
@@ -53,6 +63,12 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         folder = save_finder(finder, out)
         self.stdout.write(json.dumps(report["iou_hit_out_of_fold"], indent=1))
+        if report["cut_photos"]:
+            self.stdout.write(
+                f"photos cut to the bird that the finder would still crop (out of fold): "
+                f"{report['cut_photos_cropped_out_of_fold'][report['chosen']]:.1%} of "
+                f"{report['cut_photos']}"
+            )
         if model is not None:
             best = crop_report["chosen"]
             self.stdout.write(

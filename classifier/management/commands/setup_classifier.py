@@ -57,11 +57,12 @@ class Command(BaseCommand):
 
         field = shared_data_dir() / "field"
         if saved_finder() is None and (field / "train").is_dir():
-            finder, report = fit_finder(field, "train")
+            finder, report = fit_finder(field, "train", crops_root=shared_data_dir() / "cub100")
             save_finder(finder)
             self.stdout.write(
                 f"Bird finder: {report['chosen']} fitted on {report['photos']} photos of {field} "
-                f"(boxes found, out of fold: {report['iou_hit_out_of_fold'][report['chosen']]:.1%})"
+                f"and {report['cut_photos']} photos cut to the bird (boxes found, out of fold: "
+                f"{report['iou_hit_out_of_fold'][report['chosen']]:.1%})"
             )
         try:
             model_dir = train_model(
