@@ -31,6 +31,7 @@ RUN pip install --no-cache-dir -r requirements/web.txt -c requirements/constrain
 FROM scratch AS source
 COPY manage.py /app/
 COPY birdsite/ /app/birdsite/
+COPY core/ /app/core/
 COPY accounts/ /app/accounts/
 COPY classifier/ /app/classifier/
 COPY ml/ /app/ml/

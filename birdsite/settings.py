@@ -59,14 +59,15 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "core",
     "accounts",
     "classifier",
 ]
 
 MIDDLEWARE = [
-    "birdsite.logging.RequestLogMiddleware",
+    "core.logging.RequestLogMiddleware",
     # Right inside the request log (which touches no database), so the log shows its 503s.
-    "birdsite.outages.OutageMiddleware",
+    "core.outages.OutageMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -178,7 +179,7 @@ STATICFILES_BACKEND = os.environ.get(
 def s3_storage(*, bucket_name: str, endpoint_url: str | None = None, **credentials) -> dict:
     """django-storages S3 settings: a private bucket served through presigned URLs."""
     return {
-        "BACKEND": "birdsite.storage.SharedModelS3Storage",
+        "BACKEND": "core.storage.SharedModelS3Storage",
         "OPTIONS": {
             "bucket_name": bucket_name,
             "endpoint_url": endpoint_url,
@@ -268,8 +269,8 @@ LOG_LEVEL = os.environ.get("DJANGO_LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_context": {"()": "birdsite.logging.RequestContextFilter"}},
-    "formatters": {"json": {"()": "birdsite.logging.JsonFormatter"}},
+    "filters": {"request_context": {"()": "core.logging.RequestContextFilter"}},
+    "formatters": {"json": {"()": "core.logging.JsonFormatter"}},
     "handlers": {
         "stdout": {
             "class": "logging.StreamHandler",

@@ -1,7 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from birdsite import health
 from classifier import views as classifier_views
 
 urlpatterns = [
@@ -10,6 +9,5 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("classifier.api.urls")),
-    path("healthz", health.healthz, name="healthz"),
-    path("readyz", health.readyz, name="readyz"),
+    path("", include("core.urls")),  # /healthz and /readyz
 ]

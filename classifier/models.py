@@ -10,6 +10,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
+from ml import constants as ml_constants
+
 
 def _random_key(folder: str, filename: str) -> str:
     """Object keys are random: a user's file name never reaches storage."""
@@ -30,9 +32,11 @@ def pending_photo_key(instance: PendingPhoto, filename: str) -> str:
 
 
 class Verdict(models.TextChoices):
-    BIRD = "bird", "Bird"
-    UNCERTAIN = "uncertain", "Not sure"
-    NO_BIRD = "no_bird", "No bird recognised"
+    """`ml.constants.Verdict` with the words the site shows."""
+
+    BIRD = ml_constants.Verdict.BIRD.value, "Bird"
+    UNCERTAIN = ml_constants.Verdict.UNCERTAIN.value, "Not sure"
+    NO_BIRD = ml_constants.Verdict.NO_BIRD.value, "No bird recognised"
 
 
 class Visibility(models.TextChoices):

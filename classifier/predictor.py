@@ -51,7 +51,7 @@ _lock = threading.Lock()
 
 def active_model_dir() -> Path | None:
     """The resolved directory `MODELS_DIR/active` points to, or None when no model is active."""
-    return registry.active_model_dir(Path(settings.MODELS_DIR))
+    return registry.active_model_dir(models_root=Path(settings.MODELS_DIR))
 
 
 def get_predictor() -> Predictor:

@@ -29,7 +29,8 @@ from classifier.boxes import FORMAT_HELP as BOX_FORMAT_HELP
 from classifier.boxes import InvalidBox
 from classifier.models import BoxMixin, PendingPhoto, Sighting, Species, SpeciesPhoto, Visibility
 from classifier.predictor import identify
-from classifier.uploads import StorageUnavailable, prepare_photo
+from classifier.uploads import prepare_photo
+from core.outages import StorageUnavailable
 from ml import images
 
 logger = logging.getLogger(__name__)

@@ -64,18 +64,6 @@ class MissingUpload(UploadRejected):
     default_message = "Choose a photo to upload."
 
 
-class StorageUnavailable(Exception):
-    """Photo storage (S3) cannot be reached; nothing was saved. Answered with 503."""
-
-    status_code = 503
-    message = "Photo storage is unavailable right now. Please try again in a few minutes."
-
-    def __init__(self, message: str | None = None) -> None:
-        if message:
-            self.message = message
-        super().__init__(self.message)
-
-
 _REJECTION_FOR_IMAGE_ERROR: dict[type[images.ImageRejected], type[UploadRejected]] = {
     images.NotAnImage: NotAnImageUpload,
     images.ImageTooLarge: TooManyPixels,

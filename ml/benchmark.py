@@ -8,20 +8,38 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from ml.benchmark_sources import sources_section, sources_summary
+from ml.calibration import no_bird_threshold
 from ml.config import shared_data_dir
-from ml.data import read_dataset
+from ml.data import read_dataset, read_name_map
 from ml.features import Extractor, default_extractor, extract
+from ml.field import field_report, field_summary
 from ml.finder import Finder
-from ml.model import HeadParams, default_params_for
+from ml.finder_fit import fit_finder
+from ml.images import load_photo, view_pixels
+from ml.model import DEFAULT_PARAMS, HeadParams, default_params_for
+from ml.model_dir import ModelDir
+from ml.train import (
+    ServedViews,
+    TrainingData,
+    crop_weights_of,
+    fit_head,
+    train_model,
+    training_data,
+)
+from ml.tune import make_objective, search, start_or_resume, tuning_split
+from ml.tune_store import finished_trials
 
 ROTATIONS = 5
 CUB_PER_CLASS = 25
+TUNING_TRIALS = 10  # enough for seconds per trial; a real search runs 50+
 # skimage's bundled (never downloaded) photos without a bird: the first group may be looked at
 # when choosing thresholds, the second only measures.
 NON_BIRD_PICK = ("camera", "coins", "moon", "page", "text", "astronaut", "coffee")
@@ -65,8 +83,6 @@ def birds525_rotations(
     no_bird rate of each rotation's checking photos at the threshold its training photos give.
     Views follow the finder's crop policy (the full view's bird mass decides "no bird")."""
     params = params or default_params_for(ROTATIONS - 1)
-    from ml.calibration import no_bird_threshold
-    from ml.train import ServedViews, TrainingData, crop_weights_of, fit_head
 
     dataset = read_dataset(birds525)
     samples = [s for split in dataset.splits.values() for s in split]
@@ -135,9 +151,6 @@ def cub100(
     finder: Finder | None = None,
 ) -> dict:
     """25 train photos per species, judged on `valid` (which also drives early stopping)."""
-    import json
-
-    from ml.train import train_model
 
     model_dir = train_model(
         cub,
@@ -149,7 +162,7 @@ def cub100(
         log=log,
         finder=finder,
     )
-    metrics = json.loads((model_dir / "metrics.json").read_text())
+    metrics = ModelDir.open(path=model_dir).metrics
     return {
         "per_class": CUB_PER_CLASS,
         "valid_photos": metrics["held_out_photos"],
@@ -162,7 +175,7 @@ def cub100(
 
 def skimage_photos(names: tuple[str, ...]) -> dict[str, Image.Image]:
     """skimage's bundled images as PIL images (bool and grey ones made 8-bit)."""
-    import skimage.data
+    import skimage.data  # a dev requirement (requirements/dev.txt), not a production one
 
     photos = {}
     for name in names:
@@ -175,7 +188,6 @@ def skimage_photos(names: tuple[str, ...]) -> dict[str, Image.Image]:
 
 def non_bird_masses(extractor: Extractor, names: tuple[str, ...]) -> dict[str, float]:
     """ImageNet bird mass of each photo (what the no_bird verdict thresholds)."""
-    from ml.images import load_photo, view_pixels
 
     return {
         name: float(extractor(view_pixels(load_photo(photo).image)[None])[1][0])
@@ -188,12 +200,6 @@ def run_benchmark(
 ) -> dict:
     """All sections; models and caches go to a temp dir that is removed at the end. Without
     `params`, each data set gets the defaults for its photos per species."""
-    import json
-
-    from ml.benchmark_sources import sources_section
-    from ml.data import read_name_map
-    from ml.field import field_report
-    from ml.finder_fit import fit_finder
 
     root = data_root or shared_data_dir()
     birds525, cub, field = root / "birds525", root / "cub100", root / "field"
@@ -228,7 +234,7 @@ def run_benchmark(
         # the finder's own effect: judged on the model trained on BIRDS-525 only
         report["field"] = field_report(models["birds525_only"], field, name_map, "valid")
         report["load_average"]["after_default_training"] = _load()
-        calibration = json.loads((models["default"] / "calibration.json").read_text())
+        calibration = ModelDir.open(path=models["default"]).calibration
         threshold = calibration["no_bird_threshold"]
 
         rotations = birds525_rotations(birds525, params, extractor, cache, log, finder)
@@ -245,6 +251,9 @@ def run_benchmark(
             **cub100(cub, params, extractor, cache, out, log, finder),
             "one_pass_weighted_f1": cub100(cub, params, extractor, cache, out, log)["weighted_f1"],
         }
+        report["tuning"] = tuning_speed(
+            data=cub, trials=TUNING_TRIALS, per_class=CUB_PER_CLASS, cache_dir=cache
+        )
 
         pick = non_bird_masses(extractor, NON_BIRD_PICK)
         test = non_bird_masses(extractor, NON_BIRD_TEST)
@@ -257,6 +266,38 @@ def run_benchmark(
         }
     report["load_average"]["end"] = _load()
     return report
+
+
+def tuning_speed(
+    *, data: Path, trials: int, per_class: int, cache_dir: Path | None, seed: int = 0
+) -> dict:
+    """Tuning on cached features: building the feature cache of the tuning photos (a cache
+    that already holds them: seconds), then `trials` TPE trials on the warm cache."""
+    with tempfile.TemporaryDirectory() as tmp:
+        store, state, _ = start_or_resume(
+            run_dir=Path(tmp) / "run", data=data, per_class=per_class, seed=seed
+        )
+        split = tuning_split(Path(data), seed, per_class)
+        started = time.perf_counter()
+        tuning = training_data(
+            split, DEFAULT_PARAMS, default_extractor(), cache_dir, progress=False
+        )
+        cache_seconds = time.perf_counter() - started
+        result = search(store, state, make_objective(tuning, seed), trials, seed, progress=False)
+    durations = [t["result"]["duration_s"] for t in finished_trials(result.trials)]
+    return {
+        "data": str(data),
+        "per_class": per_class,
+        "photos": len(split.train) + len(split.held),
+        "train_views": DEFAULT_PARAMS.train_views,
+        "feature_cache_seconds": round(cache_seconds, 1),
+        "trials": len(result.trials.trials),
+        "search_seconds": round(result.seconds, 1),
+        "trial_seconds_mean": round(float(np.mean(durations)), 2),
+        "trial_seconds_max": round(float(np.max(durations)), 2),
+        "best_loss": round(result.best["result"]["loss"], 4),
+        "best_params": result.best["result"]["params"],
+    }
 
 
 def _load() -> list[float]:
@@ -279,8 +320,6 @@ def summary(report: dict) -> list[str]:
             f"{f['training_views']['images_per_s']} images/s ({f['training_views']['views']} views)"
         )
     if "sources" in report:
-        from ml.benchmark_sources import sources_summary
-
         lines += sources_summary(report["sources"])
     if "cub100" in report:
         c = report["cub100"]
@@ -296,9 +335,13 @@ def summary(report: dict) -> list[str]:
             f"(one pass, no finder: {b['one_pass_mean_accuracy']:.3f}), "
             f"no_bird {b['no_bird_rate']:.1%}"
         )
+    if "tuning" in report:
+        t = report["tuning"]
+        lines.append(
+            f"tuning on cached features ({t['photos']} cub100 photos): {t['trials']} trials, "
+            f"{t['trial_seconds_mean']} s per trial (max {t['trial_seconds_max']} s)"
+        )
     if "field" in report:
-        from ml.field import field_summary
-
         lines += ["BIRDS-525-only model, the finder's own effect:", *field_summary(report["field"])]
     if "non_bird" in report:
         n = report["non_bird"]

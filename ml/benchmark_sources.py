@@ -18,7 +18,10 @@ from ml.evaluate import evaluate, run_predictor, split_photos
 from ml.features import Extractor
 from ml.finder import Finder
 from ml.model import HeadParams
+from ml.open_set import answered
+from ml.predict import Predictor
 from ml.sources import gather_sources
+from ml.train import choose_split, train_model
 
 NATURAL_SPLIT = "valid"
 
@@ -50,8 +53,6 @@ def unknown_answered(
 ) -> dict:
     """The served share of a folder's `valid` photos of species outside the catalogue that
     still get a species answer."""
-    from ml.open_set import answered
-    from ml.predict import Predictor
 
     _, unknown = split_photos(folder, NATURAL_SPLIT, labels, name_map)
     photos = [(path, -1) for paths in unknown.values() for path in paths]
@@ -64,7 +65,6 @@ def unknown_answered(
 
 def top1(model_dir: Path, photos: list[tuple[Path, int]]) -> float:
     """Served top-1 accuracy of a model on photos."""
-    from ml.predict import Predictor
 
     predictions, _ = run_predictor(Predictor.load(model_dir), photos, progress=False)
     return float((predictions.y_pred == predictions.y_true).mean())
@@ -82,7 +82,6 @@ def sources_section(
 ) -> tuple[dict, dict[str, Path]]:
     """The figures, and the model directories by role (`default`, `birds525_only`: the finder's
     own figures are judged on the latter)."""
-    from ml.train import choose_split, train_model
 
     birds525, cub, field = root / "birds525", root / "cub100", root / "field"
     hold_out = [field / "valid"]

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from ml.constants import Verdict
 from ml.imagenet import softmax
+
+
+def verdict_of(*, bird_mass: float, top_probability: float, calibration: dict) -> Verdict:
+    """The answer a photo gets: no bird below the bird-mass threshold, else "not sure" below
+    the confidence threshold, else the species (the one rule serving and training share)."""
+    if bird_mass < calibration["no_bird_threshold"]:
+        return Verdict.NO_BIRD
+    if top_probability < calibration["uncertain_threshold"]:
+        return Verdict.UNCERTAIN
+    return Verdict.BIRD
 
 
 def nll(logits: np.ndarray, labels: np.ndarray, temperature: float) -> float:

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ml.evaluate import METRIC_KEYS, evaluate
+from ml.evaluate import evaluate
+from ml.metrics import METRIC_KEYS
+from ml.model_dir import ModelDir
 
 
 def directory_bytes(folder: Path) -> int:
@@ -46,6 +48,7 @@ def compare(
     (median and 95th percentile of the Predictor's own timing, first photo excluded as warm-up)."""
     rows = []
     for model_dir in (Path(dir_a), Path(dir_b)):
+        model_file = ModelDir.open(path=model_dir).model_file
         evaluation, predictions = evaluate(model_dir, data, split=split, progress=progress)
         latency = (
             predictions.latency_ms[1:]
@@ -61,8 +64,8 @@ def compare(
                     if key != "negatives_rejected"
                 },
                 "size_mb": directory_bytes(model_dir) / 1e6,
-                "tflite_mb": (model_dir / "model.tflite").stat().st_size / 1e6,
-                "parameters": tflite_parameter_count(model_dir / "model.tflite"),
+                "tflite_mb": model_file.stat().st_size / 1e6,
+                "parameters": tflite_parameter_count(model_file),
                 "latency_ms_median": float(np.median(latency)),
                 "latency_ms_p95": float(np.percentile(latency, 95)),
                 "photos": evaluation.n_photos,

@@ -3,7 +3,9 @@
 Layout: `<root>/{train,valid,test}/<SPECIES NAME>/*.jpg` plus an optional `birds.csv`
 (`class id, filepaths, labels, data set, scientific name`). Species are identified by their
 folder NAME (class ids differ between versions of the data set). A folder of species folders
-without split folders is read as a `train` split.
+without split folders is read as a `train` split. A field folder (full-size photos) adds
+`boxes.csv` (`filepaths, x, y, width, height`: the bird's box in pixels of the upright photo,
+paths relative to the folder).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ml.finder import Box
 
 SPLITS = ("train", "valid", "test")
 IMAGE_SUFFIXES = {
@@ -31,6 +35,7 @@ IMAGE_SUFFIXES = {
     ".heif",
 }
 CSV_NAME = "birds.csv"
+BOXES_CSV = "boxes.csv"
 CSV_COLUMNS = ["class id", "filepaths", "labels", "data set", "scientific name"]
 
 
@@ -238,3 +243,17 @@ def _write_csv(path: Path, samples: list[Sample], dataset: Dataset) -> None:
                     dataset.scientific_names.get(s.species, ""),
                 ]
             )
+
+
+def read_boxes(root: Path) -> dict[Path, Box]:
+    """Photo path -> true box, from `<root>/boxes.csv`."""
+    path = Path(root) / BOXES_CSV
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: a field folder needs its bird boxes")
+    with open(path, newline="", encoding="utf-8") as handle:
+        return {
+            (Path(root) / row["filepaths"]).resolve(): Box(
+                *(float(row[k]) for k in ("x", "y", "width", "height"))
+            )
+            for row in csv.DictReader(handle)
+        }

@@ -10,8 +10,6 @@ Macro F1 averages over the species present in the split (a 525-species model eva
 
 from __future__ import annotations
 
-import csv
-import json
 import os
 import time
 from collections.abc import Iterable, Sequence
@@ -19,24 +17,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import f1_score, precision_recall_fscore_support
 from tqdm import tqdm
 
+from ml.constants import Verdict
 from ml.data import IMAGE_SUFFIXES, read_dataset
-from ml.tune_store import write_atomic, write_json_atomic
-
-METRIC_KEYS = (
-    "accuracy",
-    "top5_accuracy",
-    "weighted_f1",
-    "macro_f1",
-    "ece",
-    "no_bird_rate",
-    "uncertain_rate",
-    "answered_accuracy",
-    "negatives_rejected",
+from ml.images import ImageRejected
+from ml.metrics import (
+    METRIC_KEYS,
+    classification_metrics,
+    confused_pairs,
+    per_species,
+    verdict_metrics,
 )
-VERDICTS = ("bird", "uncertain", "no_bird")
+from ml.model_dir import DATA_FILE, ModelDir
+from ml.open_set import open_set_figures, trade_off
+from ml.predict import Predictor
+from ml.sources import trained_on_split
 
 
 class EvaluationError(ValueError):
@@ -64,6 +60,7 @@ class Evaluation:
     """Metrics (the `metrics.json` keys), per-species rows and what was left out."""
 
     metrics: dict[str, float | None]
+    names: list[str]  # the model's species by label index
     per_species: list[dict]
     confused_pairs: list[dict]
     unknown_species: dict[str, int]
@@ -72,143 +69,6 @@ class Evaluation:
     n_negatives: int = 0
     seconds: float = 0.0
     open_set: dict | None = None  # `ml.open_set` figures and trade-off, with unknown photos
-
-
-# --- pure metrics ------------------------------------------------------------------------------
-
-
-def expected_calibration_error(
-    confidence: np.ndarray, correct: np.ndarray, bins: int = 15
-) -> float:
-    """ECE: support-weighted gap between confidence and accuracy over equal-width bins."""
-    return float(
-        sum(r["count"] * r["gap"] for r in reliability_table(confidence, correct, bins))
-        / max(len(confidence), 1)
-    )
-
-
-def reliability_table(confidence: np.ndarray, correct: np.ndarray, bins: int = 15) -> list[dict]:
-    """Per confidence bin: bounds, count, mean confidence, accuracy, their gap (empty bins too)."""
-    confidence = np.asarray(confidence, dtype=np.float64)
-    correct = np.asarray(correct, dtype=np.float64)
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
-    rows = []
-    for b in range(bins):
-        mask = which == b
-        count = int(mask.sum())
-        conf = float(confidence[mask].mean()) if count else 0.0
-        acc = float(correct[mask].mean()) if count else 0.0
-        rows.append(
-            {
-                "low": float(edges[b]),
-                "high": float(edges[b + 1]),
-                "count": count,
-                "confidence": conf,
-                "accuracy": acc,
-                "gap": abs(conf - acc) if count else 0.0,
-            }
-        )
-    return rows
-
-
-def classification_metrics(
-    y_true: np.ndarray, top_k: np.ndarray, confidence: np.ndarray
-) -> dict[str, float]:
-    """Accuracy, top-5 accuracy, weighted/macro F1 (over present species) and ECE."""
-    y_true = np.asarray(y_true)
-    top_k = np.asarray(top_k)
-    y_pred = top_k[:, 0]
-    present = np.unique(y_true)
-    correct = y_pred == y_true
-    return {
-        "accuracy": float(correct.mean()),
-        "top5_accuracy": float((top_k[:, :5] == y_true[:, None]).any(axis=1).mean()),
-        "weighted_f1": float(
-            f1_score(y_true, y_pred, labels=present, average="weighted", zero_division=0)
-        ),
-        "macro_f1": float(
-            f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0)
-        ),
-        "ece": expected_calibration_error(confidence, correct),
-    }
-
-
-def verdict_metrics(verdicts: Sequence[str], correct: np.ndarray) -> dict[str, float | None]:
-    """Share answered `no_bird` / `uncertain`, and accuracy on the photos answered `bird`."""
-    verdicts = np.asarray(verdicts)
-    answered = verdicts == "bird"
-    n = max(len(verdicts), 1)
-    return {
-        "no_bird_rate": float((verdicts == "no_bird").sum() / n),
-        "uncertain_rate": float((verdicts == "uncertain").sum() / n),
-        "answered_accuracy": float(np.asarray(correct)[answered].mean())
-        if answered.any()
-        else None,
-    }
-
-
-def per_species(y_true: np.ndarray, y_pred: np.ndarray, names: Sequence[str]) -> list[dict]:
-    """Precision, recall, F1 and support of every species present in `y_true`, worst F1 first."""
-    present = np.unique(y_true)
-    precision, recall, f1, support = precision_recall_fscore_support(
-        y_true, y_pred, labels=present, zero_division=0
-    )
-    rows = [
-        {
-            "species": names[i],
-            "precision": float(p),
-            "recall": float(r),
-            "f1": float(f),
-            "support": int(s),
-        }
-        for i, p, r, f, s in zip(present, precision, recall, f1, support, strict=True)
-    ]
-    return sorted(rows, key=lambda row: (row["f1"], row["species"]))
-
-
-def confused_pairs(
-    y_true: np.ndarray, y_pred: np.ndarray, names: Sequence[str], n: int = 20
-) -> list[dict]:
-    """The `n` most frequent (true -> predicted) mistakes."""
-    pairs: dict[tuple[int, int], int] = {}
-    for t, p in zip(y_true.tolist(), y_pred.tolist(), strict=True):
-        if t != p:
-            pairs[(t, p)] = pairs.get((t, p), 0) + 1
-    support = np.bincount(y_true, minlength=len(names))
-    ranked = sorted(
-        pairs.items(), key=lambda item: (-item[1], names[item[0][0]], names[item[0][1]])
-    )
-    return [
-        {"true": names[t], "predicted": names[p], "count": c, "share_of_true": c / support[t]}
-        for (t, p), c in ranked[:n]
-    ]
-
-
-def worst_submatrix(
-    y_true: np.ndarray, y_pred: np.ndarray, names: Sequence[str], n: int = 15
-) -> tuple[np.ndarray, list[str]]:
-    """Confusion matrix restricted to the `n` species with the lowest recall and the species
-    they are most often mistaken for (rows: true, columns: predicted)."""
-    rows = per_species(y_true, y_pred, names)
-    index = {name: i for i, name in enumerate(names)}
-    chosen: list[int] = [
-        index[r["species"]] for r in sorted(rows, key=lambda r: (r["recall"], r["species"]))[:n]
-    ]
-    for pair in confused_pairs(y_true, y_pred, names, n=len(y_true)):
-        if len(chosen) >= 2 * n:
-            break
-        for name in (pair["true"], pair["predicted"]):
-            if index[name] not in chosen and len(chosen) < 2 * n:
-                chosen.append(index[name])
-    chosen = chosen[: max(n, 1) * 2]
-    # counted here, not by sklearn, which warns about the 1x1 matrix of a one-species split
-    position = {label: i for i, label in enumerate(chosen)}
-    matrix = np.zeros((len(chosen), len(chosen)), np.int64)
-    for true, predicted in zip(y_true, y_pred, strict=True):
-        if true in position and predicted in position:
-            matrix[position[true], position[predicted]] += 1
-    return matrix, [names[i] for i in chosen]
 
 
 def summarise(
@@ -232,11 +92,8 @@ def summarise(
 
 
 def model_label_names(model_dir: Path) -> list[str]:
-    """Species names by label index, from the model directory's `labels.json`."""
-    path = Path(model_dir) / "labels.json"
-    if not path.is_file():
-        raise EvaluationError(f"{model_dir} is not a model directory (labels.json is missing).")
-    return [entry["name"] for entry in json.loads(path.read_text())]
+    """Species names by label index (ModelDirError for a folder that is not a model directory)."""
+    return ModelDir.open(path=model_dir).species
 
 
 def split_photos(
@@ -268,13 +125,10 @@ def split_photos(
 
 def refuse_trained_photos(model_dir: Path, data: Path, split: str) -> None:
     """Figures on photos a model trained on are not figures: raise EvaluationError for them."""
-    from ml.sources import trained_on_split
-
-    info = Path(model_dir) / "data.json"
-    if info.is_file() and trained_on_split(json.loads(info.read_text()), data, split):
+    if trained_on_split(ModelDir.open(path=model_dir).data_info, data, split):
         raise EvaluationError(
             f"Model {Path(model_dir).name} was trained on the photos of {data}/{split} (its "
-            f"data.json lists the folder): judge a model trained with --hold-out {data}/{split}."
+            f"{DATA_FILE} lists the folder): judge a model trained with --hold-out {data}/{split}."
         )
 
 
@@ -299,8 +153,6 @@ def run_predictor(
     desc: str = "evaluate",
 ) -> tuple[Predictions, list[tuple[str, str]]]:
     """Predict every photo with the serving Predictor; unreadable photos are skipped and listed."""
-    from ml.images import ImageRejected
-
     photos = list(photos)
     kept, top, conf, verdicts, latency, skipped = [], [], [], [], [], []
     for path, label in tqdm(photos, desc=desc, unit="img", disable=not progress):
@@ -333,15 +185,11 @@ def evaluate(
     data: str | os.PathLike,
     split: str = "valid",
     negatives: str | os.PathLike | None = None,
-    out: str | os.PathLike | None = None,
     progress: bool = True,
     name_map: dict[str, str] | None = None,
 ) -> tuple[Evaluation, Predictions]:
-    """Run the model directory's Predictor over a split (and the negatives), compute the metrics,
-    and, with `out`, write the report folder (metrics.json, CSV, PNGs, report.md, and with
-    photos of unknown species open_set.json and its plot)."""
-    from ml.predict import Predictor
-
+    """Run the model directory's Predictor over a split (and the negatives) and compute the
+    metrics (`ml.report.write_evaluation` writes them as a report folder)."""
     started = time.perf_counter()
     model_dir = Path(model_dir)
     names = model_label_names(model_dir)
@@ -361,7 +209,7 @@ def evaluate(
         skipped += neg_skipped
         n_negatives = len(negs.verdicts)
         metrics["negatives_rejected"] = (
-            float(np.mean([v == "no_bird" for v in negs.verdicts])) if n_negatives else None
+            float(np.mean([v == Verdict.NO_BIRD for v in negs.verdicts])) if n_negatives else None
         )
     open_set = None
     if unknown:
@@ -375,6 +223,7 @@ def evaluate(
         open_set = open_set_report(predictions, strangers, predictor.calibration)
     evaluation = Evaluation(
         metrics={key: metrics[key] for key in METRIC_KEYS},
+        names=list(names),
         per_species=species_rows,
         confused_pairs=pairs,
         unknown_species={name: len(paths) for name, paths in sorted(unknown.items())},
@@ -384,136 +233,15 @@ def evaluate(
         seconds=time.perf_counter() - started,
         open_set=open_set,
     )
-    if out is not None:
-        write_report(
-            Path(out),
-            evaluation,
-            predictions,
-            names,
-            model_dir=model_dir,
-            data=Path(data),
-            split=split,
-        )
     return evaluation, predictions
 
 
 def open_set_report(known: Predictions, unknown: Predictions, calibration: dict) -> dict:
     """`ml.open_set` figures of the served verdicts, and the trade-off curve, for catalogue
     photos against photos of species the model does not know."""
-    from ml import open_set
-
     correct = known.y_pred == known.y_true
     return {
-        **open_set.open_set_figures(correct, known.verdicts, unknown.verdicts),
+        **open_set_figures(correct, known.verdicts, unknown.verdicts),
         "served_threshold": calibration["uncertain_threshold"],
-        "trade_off": open_set.trade_off(known.confidence, correct, unknown.confidence),
+        "trade_off": trade_off(known.confidence, correct, unknown.confidence),
     }
-
-
-def write_report(
-    out: Path,
-    evaluation: Evaluation,
-    predictions: Predictions,
-    names: Sequence[str],
-    model_dir: Path,
-    data: Path,
-    split: str,
-) -> None:
-    """metrics.json (exactly METRIC_KEYS), per-species and confusion CSVs, figures, report.md."""
-    from ml import report
-
-    out.mkdir(parents=True, exist_ok=True)
-    write_atomic(
-        out / "per_species.csv",
-        _csv(evaluation.per_species, ["species", "precision", "recall", "f1", "support"]),
-    )
-    write_atomic(
-        out / "confused_pairs.csv",
-        _csv(evaluation.confused_pairs, ["true", "predicted", "count", "share_of_true"]),
-    )
-    correct = predictions.y_pred == predictions.y_true
-    figures = {
-        "confusion": report.plot_confusion(
-            *worst_submatrix(predictions.y_true, predictions.y_pred, names),
-            out / "confusion_worst.png",
-        ),
-        "reliability": report.plot_reliability(
-            reliability_table(predictions.confidence, correct), out / "reliability.png"
-        ),
-        "misclassified": report.plot_misclassified(
-            [
-                (
-                    predictions.paths[i],
-                    names[predictions.y_true[i]],
-                    names[predictions.y_pred[i]],
-                    float(predictions.confidence[i]),
-                )
-                for i in np.flatnonzero(~correct)
-            ],
-            out / "misclassified.png",
-        ),
-    }
-    if evaluation.open_set is not None:
-        figures["open set"] = report.plot_open_set(
-            evaluation.open_set["trade_off"],
-            evaluation.open_set["served_threshold"],
-            out / "open_set.png",
-        )
-        write_json_atomic(out / "open_set.json", evaluation.open_set)
-    write_atomic(
-        out / "report.md",
-        report.evaluation_markdown(
-            evaluation, model_dir=model_dir, data=data, split=split, figures=figures
-        ).encode(),
-    )
-    write_json_atomic(out / "metrics.json", evaluation.metrics)
-
-
-def _csv(rows: list[dict], columns: list[str]) -> bytes:
-    import io
-
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue().encode()
-
-
-def summary_lines(evaluation: Evaluation) -> list[str]:
-    """A short human summary of an evaluation."""
-    m = evaluation.metrics
-
-    def pct(value: float | None) -> str:
-        return "n/a" if value is None else f"{100 * value:.1f}%"
-
-    lines = [
-        f"photos {evaluation.n_photos}  accuracy {pct(m['accuracy'])}  "
-        f"top-5 {pct(m['top5_accuracy'])}  "
-        f"weighted F1 {m['weighted_f1']:.4f}  macro F1 {m['macro_f1']:.4f}  ECE {m['ece']:.4f}",
-        f"verdicts: no_bird {pct(m['no_bird_rate'])}  uncertain {pct(m['uncertain_rate'])}  "
-        f"accuracy when answered 'bird' {pct(m['answered_accuracy'])}",
-    ]
-    if m["negatives_rejected"] is not None:
-        lines.append(
-            f"negatives: {evaluation.n_negatives} photos, "
-            f"{pct(m['negatives_rejected'])} answered no_bird"
-        )
-    if evaluation.unknown_species:
-        n = sum(evaluation.unknown_species.values())
-        names = ", ".join(list(evaluation.unknown_species)[:5])
-        lines.append(
-            f"left out: {n} photos of {len(evaluation.unknown_species)} species the model does not "
-            f"know ({names}{', ...' if len(evaluation.unknown_species) > 5 else ''})"
-        )
-    if evaluation.open_set is not None:
-        o = evaluation.open_set
-        lines.append(
-            f"open set: unknown species answered 'bird' {pct(o['unknown_answered'])}; catalogue "
-            f"species answered {pct(o['catalogue_answered'])}, "
-            f"{pct(o['accuracy_when_answered'])} of them right"
-        )
-    if evaluation.skipped:
-        lines.append(
-            f"skipped {len(evaluation.skipped)} unreadable photos (e.g. {evaluation.skipped[0][0]})"
-        )
-    return lines

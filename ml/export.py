@@ -1,52 +1,23 @@
 """Keras -> TFLite export (float32), for the backbone and for the serving model.
 
-Output contract: the TFLite file has one signature, ``serving_default``, with one input
-``images`` (the Keras model's input shape, batch dimension dynamic) and outputs named
-``output_0``, ``output_1``, ... in the order of the Keras model's outputs. TFLite may store
-output tensors in any order; ``ml.litert`` maps them back by these names.
+The file follows the contract `ml.litert` owns (one signature, one input, outputs named by
+their index in the Keras model's outputs). TensorFlow is imported only inside the converter:
+`ml.model_dir`, which serving imports, imports this module.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
+from ml import atomic
+from ml.litert import INPUT_NAME, SIGNATURE, LiteRTModel, output_name
+
 if TYPE_CHECKING:
     import keras
-
-INPUT_NAME = "images"
-SIGNATURE = "serving_default"
-OUTPUT_PREFIX = "output_"
-
-
-@contextlib.contextmanager
-def atomic_output(path: str | Path) -> Iterator[Path]:
-    """Yield a temp path beside ``path``; rename it onto ``path`` only if the block succeeds.
-
-    The temp name keeps the final suffixes (Keras insists on ``.weights.h5``) and starts
-    with a dot, so a failed or concurrent write never leaves a half file under the real name.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix="".join(path.suffixes)
-    )
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        yield tmp
-        tmp.chmod(0o644)  # mkstemp makes 0600; web workers may run as another user
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def output_name(index: int) -> str:
-    return f"{OUTPUT_PREFIX}{index}"
 
 
 def tflite_bytes(model: keras.Model) -> bytes:
@@ -83,10 +54,6 @@ def check_tflite(model: keras.Model, path: Path, atol: float = 1e-3) -> None:
 
     Guards against silent converter failures (e.g. unfrozen variables give NaN outputs).
     """
-    import numpy as np
-
-    from ml.litert import LiteRTModel
-
     shape = (2, *model.inputs[0].shape[1:])
     x = np.random.default_rng(0).uniform(0, 255, shape).astype(np.float32)
     expected = model.predict(x, verbose=0)
@@ -101,7 +68,7 @@ def check_tflite(model: keras.Model, path: Path, atol: float = 1e-3) -> None:
 def export_tflite(model: keras.Model, path: str | Path) -> Path:
     """Write ``model`` as a float32 TFLite file at ``path`` (atomically, checked against Keras)."""
     data = tflite_bytes(model)
-    with atomic_output(path) as tmp:
+    with atomic.replacing(path=path) as tmp:
         tmp.write_bytes(data)
         check_tflite(model, tmp)
     return Path(path)

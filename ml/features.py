@@ -27,12 +27,13 @@ import numpy as np
 from PIL import Image, ImageEnhance
 from tqdm import tqdm
 
+from ml.backbone import ensure_backbone
 from ml.config import features_dir
-from ml.finder import BIRD_MAP_SIDE, Finder
+from ml.constants import BIRD_MAP_SIDE, FEATURES
+from ml.finder import Finder
 from ml.imagenet import bird_mass
 from ml.images import ImageRejected, load_photo, view_pixels
 
-FEATURES = 1280
 FULL_POLICY = "full"
 SHARD_IMAGES = 4096  # flush the cache every so many new images: an interrupted run keeps them
 
@@ -193,8 +194,6 @@ class Extractor:
 
 def default_extractor(kind: str = "lite0") -> Extractor:
     """The project backbone, converted on first use (see ml.backbone)."""
-    from ml.backbone import ensure_backbone
-
     return Extractor(ensure_backbone(kind).tflite, kind)
 
 

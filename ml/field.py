@@ -10,7 +10,6 @@ the full view only, the finder, and a square around the true box (the finder's c
 
 from __future__ import annotations
 
-import csv
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,10 +17,12 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from ml.data import read_dataset
+from ml.data import read_boxes, read_dataset
+from ml.evaluate import refuse_trained_photos
 from ml.finder import Box
+from ml.images import load_photo
+from ml.predict import Predictor
 
-BOXES_CSV = "boxes.csv"
 IOU_HIT = 0.5  # a found box counts as right from this IoU with the true box
 
 
@@ -30,20 +31,6 @@ class FieldPhoto:
     path: Path
     label: int  # the model's label index of its catalogue species
     box: Box  # the true bird box
-
-
-def read_boxes(root: Path) -> dict[Path, Box]:
-    """Photo path -> true box, from `<root>/boxes.csv`."""
-    path = Path(root) / BOXES_CSV
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: a field folder needs its bird boxes")
-    with open(path, newline="", encoding="utf-8") as handle:
-        return {
-            (Path(root) / row["filepaths"]).resolve(): Box(
-                *(float(row[k]) for k in ("x", "y", "width", "height"))
-            )
-            for row in csv.DictReader(handle)
-        }
 
 
 def field_photos(
@@ -79,10 +66,6 @@ def field_report(
     against the true box; the finder's inference CPU per photo against the single pass,
     measured photo by photo in the same run (one LiteRT thread, the decode excluded: both
     paths decode the same way)."""
-    from ml.evaluate import refuse_trained_photos
-    from ml.images import load_photo
-    from ml.predict import Predictor
-
     refuse_trained_photos(model_dir, Path(root), split)
     predictor = Predictor.load(model_dir, num_threads=1)
     labels = [entry["name"] for entry in predictor.labels]

@@ -1,7 +1,7 @@
 """The bird finder: where in the frame the bird is, and which square of the photo to classify.
 
 The backbone's first pass over the whole frame (the full view) already yields a coarse map of
-ImageNet bird-class evidence (`BIRD_MAP_SIDE` x `BIRD_MAP_SIDE`, see `ml.backbone`). The finder
+ImageNet bird-class evidence (`ml.constants.BIRD_MAP_SIDE` cells a side). The finder
 turns that map into a tight box around the bird, then into a square crop of the upright photo
 (so the bird is not squashed from 4:3 to a square). The second pass over the crop is only worth
 its cost when the bird is small in the frame; when it runs, its answer is blended with the full
@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 
-BIRD_MAP_SIDE = 7  # the backbone's last feature map at 224 px input (stride 32)
 MIN_BOX_PIXELS = 16  # a crop box is never smaller than this many pixels per side
 
 

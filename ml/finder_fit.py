@@ -18,20 +18,28 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
+from ml.atomic import staging_dir, swap_in
 from ml.config import finder_dir
-from ml.data import read_dataset
+from ml.data import read_boxes, read_dataset
 from ml.features import Extractor, default_extractor, extract
-from ml.field import IOU_HIT, read_boxes
-from ml.finder import Box, Finder, FinderParams, box_features, box_target, fit_box_regressor
-from ml.images import upright_size
+from ml.field import IOU_HIT, field_photos
+from ml.finder import (
+    Box,
+    Finder,
+    FinderParams,
+    blend_probabilities,
+    box_features,
+    box_target,
+    fit_box_regressor,
+    square_around,
+)
+from ml.images import load_photo, upright_size, view_pixels
+from ml.predict import Predictor
 
 ALPHAS = (0.3, 1.0, 3.0, 10.0)
 FOLDS = 5
@@ -126,21 +134,9 @@ def save_finder(finder: Finder, folder: Path | None = None) -> Path:
     """Write the finder's files into `folder` (default data_dir()/finder) as a whole: built in a
     temp dir beside it, then swapped in."""
     folder = Path(folder) if folder is not None else finder_dir()
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
-    try:
-        finder.save(tmp)
-        for path in tmp.iterdir():
-            path.chmod(0o644)
-        old = folder.with_name(f".{folder.name}-old")
-        if folder.exists():
-            os.rename(folder, old)
-        os.rename(tmp, folder)
-        shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return folder
+    with staging_dir(parent=folder.parent) as staged:
+        finder.save(staged)
+        return swap_in(staged=staged, target=folder)
 
 
 def saved_finder() -> Finder | None:
@@ -177,11 +173,6 @@ def choose_crop_params(
 
     One crop pass per photo and margin; the rest of the grid is arithmetic on those answers.
     """
-    from ml.field import field_photos
-    from ml.finder import blend_probabilities, square_around
-    from ml.images import load_photo, view_pixels
-    from ml.predict import Predictor
-
     predictor = Predictor.load(model_dir, num_threads=1)
     labels = [entry["name"] for entry in predictor.labels]
     photos, _ = field_photos(Path(field_root), split, labels, name_map)

@@ -17,9 +17,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from ml.data import read_dataset
+from ml.data import BOXES_CSV, read_boxes, read_dataset
 from ml.features import file_key
-from ml.field import BOXES_CSV, read_boxes
 
 THUMB_SIDE = 16
 # Mean squared difference of two normalised thumbnails. On the shared photos, each of the 319

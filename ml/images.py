@@ -16,6 +16,8 @@ from typing import BinaryIO
 import numpy as np
 from PIL import ExifTags, Image, UnidentifiedImageError
 
+from ml.constants import IMAGE_SIZE
+
 try:  # HEIC/HEIF photos from phones, when the optional plugin is installed
     import pillow_heif
 
@@ -23,7 +25,6 @@ try:  # HEIC/HEIF photos from phones, when the optional plugin is installed
 except ImportError:  # pragma: no cover - optional
     pass
 
-SIZE = 224
 MAX_PIXELS = 40_000_000
 # Photos are decoded no smaller than this (short side): a crop around a bird that fills half the
 # frame still has the model's input resolution.
@@ -70,7 +71,9 @@ class UnreadableImage(ImageRejected):
     """A recognised image format whose data is truncated or corrupt."""
 
 
-def load_rgb(source: ImageSource, size: int = SIZE, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+def load_rgb(
+    source: ImageSource, size: int = IMAGE_SIZE, max_pixels: int = MAX_PIXELS
+) -> np.ndarray:
     """Open a photo (bytes, path, binary file or PIL image) as RGB uint8 [size, size, 3].
 
     EXIF orientation is applied, any mode becomes RGB (transparency over white, 16-bit scaled),
@@ -116,7 +119,7 @@ def _upright_size(image: Image.Image) -> tuple[int, int]:
 
 
 def view_pixels(
-    image: Image.Image, box: tuple[float, float, float, float] | None = None, size: int = SIZE
+    image: Image.Image, box: tuple[float, float, float, float] | None = None, size: int = IMAGE_SIZE
 ) -> np.ndarray:
     """The region `box` (left, top, width, height in the image's pixels; None: the whole frame,
     squashed to a square as the training photos were) resized to uint8 [size, size, 3]."""

@@ -4,9 +4,10 @@ Web workers and the feature extractor both use it. XNNPACK is LiteRT's default C
 (applied by the default op resolver); ``num_threads`` defaults to env
 ``BIRDSITE_LITERT_THREADS``, else the CPU count.
 
-Outputs come back as a list in the Keras model's output order: ``ml.export`` names them
-``output_0``, ``output_1``, ... and they are sorted by that index here, whatever order the
-TFLite file stores them in.
+The TFLite file contract (this module owns it; ``ml.export`` writes it): one signature,
+``serving_default``, with one input ``images`` (the Keras model's input shape, batch dimension
+dynamic) and outputs named ``output_0``, ``output_1``, ... in the order of the Keras model's
+outputs. TFLite may store output tensors in any order: they are sorted back by that index here.
 """
 
 from __future__ import annotations
@@ -19,10 +20,16 @@ from pathlib import Path
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
-from ml.export import OUTPUT_PREFIX, SIGNATURE  # plain constants: no TensorFlow import
-
+INPUT_NAME = "images"
+SIGNATURE = "serving_default"
+OUTPUT_PREFIX = "output_"
 THREADS_ENV = "BIRDSITE_LITERT_THREADS"
 _OUTPUT_INDEX = re.compile(rf"^{OUTPUT_PREFIX}(\d+)$")
+
+
+def output_name(index: int) -> str:
+    """The name of the Keras model's output `index` in the TFLite file."""
+    return f"{OUTPUT_PREFIX}{index}"
 
 
 def default_threads() -> int:

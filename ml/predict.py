@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ml.calibration import verdict_of
+from ml.constants import Verdict
 from ml.finder import Box, Finder, FinderParams, blend_probabilities, square_around
 from ml.images import ImageSource, Photo, load_photo, view_pixels
 from ml.litert import LiteRTModel
-
-VERDICTS = ("bird", "uncertain", "no_bird")
+from ml.model_dir import ModelDir
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class Suggestion:
 
 @dataclass(frozen=True)
 class Prediction:
-    verdict: str  # "bird" | "uncertain" | "no_bird"
+    verdict: Verdict
     suggestions: list[Suggestion]
     bird_probability: float
     model_version: str
@@ -62,30 +62,16 @@ class Predictor:
 
     @classmethod
     def load(cls, model_dir: str | Path, num_threads: int | None = None) -> Predictor:
-        """Read a model directory (see docs/architecture.md); errors name the missing file."""
-        model_dir = Path(model_dir)
-        missing = [
-            n
-            for n in ("model.tflite", "labels.json", "calibration.json", "version.json")
-            if not (model_dir / n).is_file()
-        ]
-        if missing:
-            raise FileNotFoundError(
-                f"{model_dir} is not a complete model directory: missing {', '.join(missing)}"
-            )
-
-        def read(name: str) -> dict | list:
-            path = model_dir / name
-            return json.loads(path.read_text()) if path.is_file() else {}
-
+        """Load a model directory; `ml.model_dir.ModelDirError` names what is missing."""
+        model = ModelDir.open(path=model_dir)
         return cls(
-            model_dir,
-            LiteRTModel(model_dir / "model.tflite", num_threads=num_threads),
-            read("labels.json"),
-            read("calibration.json"),
-            read("metrics.json"),
-            read("version.json")["version"],
-            Finder.load(model_dir),
+            model.path,
+            LiteRTModel(model.model_file, num_threads=num_threads),
+            model.labels,
+            model.calibration,
+            model.metrics,
+            model.version,
+            model.finder,
         )
 
     def predict(
@@ -142,11 +128,10 @@ class Predictor:
             )
             for i in top
         ]
-        if bird < self.calibration["no_bird_threshold"]:
-            verdict = "no_bird"
-        elif suggestions[0].probability < self.calibration["uncertain_threshold"]:
-            verdict = "uncertain"
-        else:
-            verdict = "bird"
+        verdict = verdict_of(
+            bird_mass=bird,
+            top_probability=suggestions[0].probability,
+            calibration=self.calibration,
+        )
         latency = (time.perf_counter() - started) * 1000
         return Prediction(verdict, suggestions, bird, self.version, round(latency, 2))

@@ -7,17 +7,19 @@ import os
 from pathlib import Path
 
 from ml.config import models_dir
+from ml.model_dir import ModelDir, ModelDirError
 
 ACTIVE = "active"
 PREVIOUS = "previous"
 
 
-def active_model_dir(models_root: Path | None = None) -> Path | None:
-    """The served model directory, or None when there is none (or the link is dangling)."""
+def active_model_dir(*, models_root: Path | None = None) -> Path | None:
+    """The served model directory, or None when there is none (the link is dangling, or what it
+    points to is not a model directory)."""
     return _linked_model_dir((models_root or models_dir()) / ACTIVE)
 
 
-def previous_model_dir(models_root: Path | None = None) -> Path | None:
+def previous_model_dir(*, models_root: Path | None = None) -> Path | None:
     """The model directory served before the active one: what a rollback returns to."""
     return _linked_model_dir((models_root or models_dir()) / PREVIOUS)
 
@@ -26,18 +28,24 @@ def _linked_model_dir(link: Path) -> Path | None:
     if not link.is_symlink() and not link.is_dir():
         return None
     target = link.resolve()
-    return target if (target / "model.tflite").is_file() else None
+    try:
+        ModelDir.open(path=target)
+    except ModelDirError:
+        return None
+    return target
 
 
-def activate(model_dir: Path, models_root: Path | None = None) -> Path:
+def activate(*, model_dir: Path, models_root: Path | None = None) -> Path | None:
     """Point `active` at model_dir atomically (temp symlink + os.replace); the former target
-    becomes `previous`. Returns the former target (or None)."""
-    model_dir = Path(model_dir).resolve()
-    if not (model_dir / "model.tflite").is_file():
-        raise FileNotFoundError(f"{model_dir} is not a model directory (no model.tflite)")
+    becomes `previous`. Returns the former target (or None). Raises ModelDirError for a folder
+    that is not a model directory.
+
+    Only the link swap: the site activates through `classifier.promotion.activate_model`,
+    which also checks the species and records the switch."""
+    model_dir = ModelDir.open(path=Path(model_dir).resolve()).path
     root = models_root or models_dir()
     root.mkdir(parents=True, exist_ok=True)
-    former = active_model_dir(root)
+    former = active_model_dir(models_root=root)
     if former is not None and former != model_dir:
         _swap_link(root / PREVIOUS, former)
     _swap_link(root / ACTIVE, model_dir)

@@ -6,10 +6,11 @@ reports can be rebuilt from `trials.jsonl` or `metrics.json` alone.
 
 from __future__ import annotations
 
+import csv
 import io
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import matplotlib
 
@@ -17,17 +18,18 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ml.tune_store import write_atomic
-
-if TYPE_CHECKING:
-    from ml.evaluate import Evaluation
+from ml.atomic import write_bytes, write_json
+from ml.evaluate import Evaluation, Predictions
+from ml.images import load_rgb
+from ml.metrics import reliability_table, worst_submatrix
+from ml.model_dir import METRICS_FILE
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
-    write_atomic(path, buffer.getvalue())
+    write_bytes(path=path, data=buffer.getvalue())
     return path
 
 
@@ -292,8 +294,6 @@ def plot_misclassified(
     items: Sequence[tuple[Path, str, str, float]], path: Path, n: int = 24
 ) -> Path:
     """A grid of misclassified photos captioned with the true and predicted names."""
-    from ml.images import load_rgb
-
     items = sorted(items, key=lambda item: -item[3])[:n]
     cols = 6
     rows = max(1, -(-len(items) // cols))
@@ -316,8 +316,6 @@ def evaluation_markdown(
     evaluation: Evaluation, *, model_dir: Path, data: Path, split: str, figures: dict[str, Path]
 ) -> str:
     """report.md of an evaluation."""
-    from ml.evaluate import summary_lines
-
     lines = [
         "# Evaluation report",
         "",
@@ -356,3 +354,113 @@ def evaluation_markdown(
         *[f"### {title}\n\n![{title}]({p.name})\n" for title, p in figures.items()],
     ]
     return "\n".join(lines)
+
+
+def summary_lines(evaluation: Evaluation) -> list[str]:
+    """A short human summary of an evaluation."""
+    m = evaluation.metrics
+
+    def pct(value: float | None) -> str:
+        return "n/a" if value is None else f"{100 * value:.1f}%"
+
+    lines = [
+        f"photos {evaluation.n_photos}  accuracy {pct(m['accuracy'])}  "
+        f"top-5 {pct(m['top5_accuracy'])}  "
+        f"weighted F1 {m['weighted_f1']:.4f}  macro F1 {m['macro_f1']:.4f}  ECE {m['ece']:.4f}",
+        f"verdicts: no_bird {pct(m['no_bird_rate'])}  uncertain {pct(m['uncertain_rate'])}  "
+        f"accuracy when answered 'bird' {pct(m['answered_accuracy'])}",
+    ]
+    if m["negatives_rejected"] is not None:
+        lines.append(
+            f"negatives: {evaluation.n_negatives} photos, "
+            f"{pct(m['negatives_rejected'])} answered no_bird"
+        )
+    if evaluation.unknown_species:
+        n = sum(evaluation.unknown_species.values())
+        names = ", ".join(list(evaluation.unknown_species)[:5])
+        lines.append(
+            f"left out: {n} photos of {len(evaluation.unknown_species)} species the model does not "
+            f"know ({names}{', ...' if len(evaluation.unknown_species) > 5 else ''})"
+        )
+    if evaluation.open_set is not None:
+        o = evaluation.open_set
+        lines.append(
+            f"open set: unknown species answered 'bird' {pct(o['unknown_answered'])}; catalogue "
+            f"species answered {pct(o['catalogue_answered'])}, "
+            f"{pct(o['accuracy_when_answered'])} of them right"
+        )
+    if evaluation.skipped:
+        lines.append(
+            f"skipped {len(evaluation.skipped)} unreadable photos (e.g. {evaluation.skipped[0][0]})"
+        )
+    return lines
+
+
+def write_evaluation(
+    *,
+    out: Path,
+    evaluation: Evaluation,
+    predictions: Predictions,
+    names: Sequence[str],
+    model_dir: Path,
+    data: Path,
+    split: str,
+) -> Path:
+    """The report folder of an evaluation: metrics.json (exactly `METRIC_KEYS`), per-species and
+    confusion CSVs, figures, report.md (and open_set.json with photos of unknown species).
+    Returns report.md's path."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_bytes(
+        path=out / "per_species.csv",
+        data=_csv(evaluation.per_species, ["species", "precision", "recall", "f1", "support"]),
+    )
+    write_bytes(
+        path=out / "confused_pairs.csv",
+        data=_csv(evaluation.confused_pairs, ["true", "predicted", "count", "share_of_true"]),
+    )
+    correct = predictions.y_pred == predictions.y_true
+    figures = {
+        "confusion": plot_confusion(
+            *worst_submatrix(predictions.y_true, predictions.y_pred, names),
+            out / "confusion_worst.png",
+        ),
+        "reliability": plot_reliability(
+            reliability_table(predictions.confidence, correct), out / "reliability.png"
+        ),
+        "misclassified": plot_misclassified(
+            [
+                (
+                    predictions.paths[i],
+                    names[predictions.y_true[i]],
+                    names[predictions.y_pred[i]],
+                    float(predictions.confidence[i]),
+                )
+                for i in np.flatnonzero(~correct)
+            ],
+            out / "misclassified.png",
+        ),
+    }
+    if evaluation.open_set is not None:
+        figures["open set"] = plot_open_set(
+            evaluation.open_set["trade_off"],
+            evaluation.open_set["served_threshold"],
+            out / "open_set.png",
+        )
+        write_json(path=out / "open_set.json", value=evaluation.open_set)
+    write_bytes(
+        path=out / "report.md",
+        data=evaluation_markdown(
+            evaluation, model_dir=model_dir, data=data, split=split, figures=figures
+        ).encode(),
+    )
+    write_json(path=out / METRICS_FILE, value=evaluation.metrics)  # as a model dir names it
+    return out / "report.md"
+
+
+def _csv(rows: list[dict], columns: list[str]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue().encode()

@@ -1,18 +1,12 @@
-"""Training a classifier head on cached backbone features and writing a model directory.
-
-The model directory (docs/architecture.md) is built in a hidden temp dir next to its final place
-and renamed at the end: a failed or interrupted run leaves nothing behind.
+"""Training a classifier head on cached backbone features, written as a model directory
+(`ml.model_dir`: built beside its final place and renamed in whole, so a failed or interrupted
+run leaves nothing behind).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
-import json
 import os
 import random
-import shutil
-import tempfile
 import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
@@ -21,13 +15,16 @@ from pathlib import Path
 import numpy as np
 
 from ml import calibration
+from ml.calibration import verdict_of
 from ml.config import models_dir
 from ml.data import Dataset, DatasetError, Sample
 from ml.features import Extractor, Features, default_extractor, extract, policy_name
-from ml.finder import FINDER_FILE, REGRESSOR_FILE, Finder
+from ml.finder import Finder
 from ml.imagenet import BIRD_CLASS_IDS, softmax
 from ml.images import upright_size
+from ml.metrics import classification_metrics, verdict_metrics
 from ml.model import HeadParams, build_head, default_params_for, make_optimizer, serving_model
+from ml.model_dir import MODEL_FILE, write_model_dir
 from ml.sources import gather_sources
 
 HOLD_OUT_EVERY = 5  # without a valid split, 1 photo in 5 of each species is held out
@@ -341,7 +338,7 @@ def head_logits(head, pooled: np.ndarray) -> np.ndarray:
 
 
 def calibrate(head, data: TrainingData) -> tuple[dict, dict]:
-    """(calibration.json, held-out metrics) from the held-out photos."""
+    """(the calibration, held-out metrics) from the held-out photos."""
     logits = data.held.logits(head)
     temperature = calibration.fit_temperature(logits, data.y_held)
     probs = softmax(logits / temperature)
@@ -371,25 +368,25 @@ def calibrate(head, data: TrainingData) -> tuple[dict, dict]:
 
 
 def held_out_metrics(probs: np.ndarray, labels: np.ndarray, bird: np.ndarray, cal: dict) -> dict:
-    """Accuracy, weighted F1 and verdict rates of the held-out photos."""
+    """Accuracy, weighted F1 and verdict rates of the held-out photos (`metrics.json`)."""
     if len(labels) == 0:
         return {"held_out_photos": 0}
-    from sklearn.metrics import f1_score
-
-    predicted = probs.argmax(axis=1)
-    top5 = np.argsort(-probs, axis=1)[:, :5]
-    no_bird = bird < cal["no_bird_threshold"]
-    uncertain = ~no_bird & (probs.max(axis=1) < cal["uncertain_threshold"])
+    top_k = np.argsort(-probs, axis=1)[:, :5]
+    correct = top_k[:, 0] == labels
+    verdicts = [
+        verdict_of(bird_mass=float(b), top_probability=float(p[k[0]]), calibration=cal)
+        for b, p, k in zip(bird, probs, top_k, strict=True)
+    ]
+    figures = classification_metrics(labels, top_k, probs.max(axis=1))
+    rates = verdict_metrics(verdicts, correct)
     return {
         "held_out_photos": len(labels),
-        "accuracy": float((predicted == labels).mean()),
-        "top5_accuracy": float((top5 == labels[:, None]).any(axis=1).mean()),
-        "weighted_f1": float(f1_score(labels, predicted, average="weighted", zero_division=0)),
-        "no_bird_rate": float(no_bird.mean()),
-        "uncertain_rate": float(uncertain.mean()),
-        "accuracy_when_bird": float((predicted == labels)[~no_bird & ~uncertain].mean())
-        if (~no_bird & ~uncertain).any()
-        else None,
+        "accuracy": figures["accuracy"],
+        "top5_accuracy": figures["top5_accuracy"],
+        "weighted_f1": figures["weighted_f1"],
+        "no_bird_rate": rates["no_bird_rate"],
+        "uncertain_rate": rates["uncertain_rate"],
+        "accuracy_when_bird": rates["answered_accuracy"],
     }
 
 
@@ -476,19 +473,31 @@ def train_model(
         "skipped": [{"path": p, "reason": r} for p, r in data.skipped],
         "species_left_out": dropped,
     }
-    root = Path(out_dir) if out_dir is not None else models_dir()
-    model_dir = write_model_dir(
-        root, serving, head, labels, cal, params, history, metrics, data_info, extractor.id, finder
+    model = write_model_dir(
+        root=Path(out_dir) if out_dir is not None else models_dir(),
+        serving=serving,
+        labels=labels,
+        calibration=cal,
+        params=params.to_dict(),
+        history=history,
+        metrics={
+            **metrics,
+            "head_parameters": int(head.count_params()),
+            "serving_parameters": int(serving.count_params()),
+        },
+        data_info=data_info,
+        backbone_id=extractor.id,
+        finder=finder,
     )
     log(
-        f"Model {model_dir.name}: held-out accuracy {metrics.get('accuracy', float('nan')):.3f}, "
+        f"Model {model.version}: held-out accuracy {metrics.get('accuracy', float('nan')):.3f}, "
         f"weighted F1 {metrics.get('weighted_f1', float('nan')):.3f} "
         f"on {metrics['held_out_photos']} "
         f"photos; {head.count_params():,} head parameters; "
-        f"model.tflite {(model_dir / 'model.tflite').stat().st_size / 1e6:.1f} MB; "
-        f"{time.perf_counter() - started:.0f} s in all -> {model_dir}"
+        f"{MODEL_FILE} {model.model_file.stat().st_size / 1e6:.1f} MB; "
+        f"{time.perf_counter() - started:.0f} s in all -> {model.path}"
     )
-    return model_dir
+    return model.path
 
 
 def _counts(samples: list[Sample], species: list[str]) -> dict[str, int]:
@@ -497,76 +506,3 @@ def _counts(samples: list[Sample], species: list[str]) -> dict[str, int]:
         if s.species in counts:
             counts[s.species] += 1
     return counts
-
-
-def write_model_dir(
-    root: Path,
-    serving,
-    head,
-    labels: list[dict],
-    cal: dict,
-    params: HeadParams,
-    history: dict,
-    metrics: dict,
-    data_info: dict,
-    backbone: str,
-    finder: Finder | None = None,
-) -> Path:
-    """Write every file in a temp dir beside the target, then rename it to `<root>/<version>`."""
-    from ml.export import export_tflite
-
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".training-", dir=root))
-    try:
-        export_tflite(serving, tmp / "model.tflite")
-        serving.save(tmp / "model.keras")
-        metrics = {
-            **metrics,
-            "head_parameters": int(head.count_params()),
-            "serving_parameters": int(serving.count_params()),
-            "model_tflite_bytes": (tmp / "model.tflite").stat().st_size,
-            "model_keras_bytes": (tmp / "model.keras").stat().st_size,
-        }
-        files = {
-            "labels.json": labels,
-            "calibration.json": cal,
-            "params.json": params.to_dict(),
-            "history.json": history,
-            "metrics.json": metrics,
-            "data.json": data_info,
-        }
-        for name, content in files.items():
-            (tmp / name).write_text(json.dumps(content, indent=2) + "\n")
-        if finder is not None:
-            finder.save(tmp)
-        version = content_version(tmp)
-        (tmp / "version.json").write_text(
-            json.dumps(
-                {
-                    "version": version,
-                    "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                    "backbone": backbone.split("-")[0],
-                    "backbone_id": backbone,
-                },
-                indent=2,
-            )
-            + "\n"
-        )
-        target = root / version
-        if target.exists():  # the very same model already exists
-            shutil.rmtree(tmp)
-            return target
-        os.rename(tmp, target)
-        return target
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def content_version(model_dir: Path) -> str:
-    """Short hash of what defines the served behaviour: the TFLite model, labels and calibration."""
-    digest = hashlib.sha256()
-    for name in ("model.tflite", "labels.json", "calibration.json", FINDER_FILE, REGRESSOR_FILE):
-        if (model_dir / name).is_file():
-            digest.update((model_dir / name).read_bytes())
-    return digest.hexdigest()[:12]

@@ -15,19 +15,31 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from hyperopt import STATUS_FAIL, STATUS_OK, Trials, fmin, hp, tpe
 from tqdm import tqdm
 
+from ml import report
+from ml.atomic import write_bytes, write_json
 from ml.data import DatasetError, read_dataset
-from ml.model import DEFAULT_PARAMS, HeadParams
-from ml.tune_store import RunStore, finished_trials, write_atomic, write_json_atomic
-
-if TYPE_CHECKING:
-    from ml.train import Split, TrainingData
+from ml.features import default_extractor
+from ml.metrics import weighted_f1
+from ml.model import ACTIVATIONS, DEFAULT_PARAMS, OPTIMIZERS, UNTUNED_PARAMS, HeadParams
+from ml.model_dir import ModelDir
+from ml.train import (
+    Split,
+    TrainingData,
+    choose_split,
+    fit_head,
+    head_logits,
+    train_model,
+    training_data,
+)
+from ml.tune_store import RunStore, finished_trials
 
 HOLDOUT_FRACTION = 0.2
 STARTUP_TRIALS = 5
@@ -37,74 +49,102 @@ OBJECTIVE_DOC = (
     "early stopping watches the hold-out cross-entropy."
 )
 
-# Parameter -> how its values are drawn (the report shows this table; plots use PARAM_KINDS).
-SPACE_DOC = {
-    "optimizer": "choice: adam, adamw (+ weight_decay), sgd (Nesterov 0.9), rmsprop, nadam",
-    "learning_rate": "loguniform 3e-4 .. 1e-2",
-    "weight_decay": "loguniform 1e-6 .. 1e-2 (adamw only)",
-    "dropout_in": "uniform 0 .. 0.7",
-    "dropout_mid": "uniform 0 .. 0.7",
-    "dense1": "choice 256, 512, 1024",
-    "dense2": "choice 256, 512, 1024",
-    "activation": "choice: relu, gelu",
-    "label_smoothing": "uniform 0 .. 0.3",
-    "batch_size": "choice 128, 256, 512",
-    "epochs": "quniform 30 .. 90, step 10 (each photo views_per_epoch times, random views)",
-    "patience": "quniform 8 .. 20, step 4",
-    "views_per_epoch": "choice 1, 2, 3 (cost of a trial grows with it)",
-}
-PARAM_KINDS = {
-    "optimizer": "choice",
-    "learning_rate": "log",
-    "weight_decay": "log",
-    "dropout_in": "linear",
-    "dropout_mid": "linear",
-    "dense1": "choice",
-    "dense2": "choice",
-    "activation": "choice",
-    "label_smoothing": "linear",
-    "batch_size": "choice",
-    "epochs": "linear",
-    "patience": "linear",
-    "views_per_epoch": "choice",
-}
-INT_PARAMS = ("dense1", "dense2", "batch_size", "epochs", "patience", "views_per_epoch")
+
+@dataclass(frozen=True)
+class Dimension:
+    """One tuned parameter: how Hyperopt draws it, and so how the report describes it and how
+    its plot scales the axis (the one table of the search space)."""
+
+    name: str
+    draw: str  # "choice" | "loguniform" | "uniform" | "quniform"
+    values: tuple = ()  # the choices
+    low: float = 0.0
+    high: float = 0.0
+    step: float = 1.0  # quniform's step
+    note: str = ""
+
+    def expression(self) -> Any:
+        if self.draw == "choice":
+            return hp.choice(self.name, list(self.values))
+        if self.draw == "loguniform":
+            return hp.loguniform(self.name, math.log(self.low), math.log(self.high))
+        if self.draw == "uniform":
+            return hp.uniform(self.name, self.low, self.high)
+        return hp.quniform(self.name, self.low, self.high, self.step)
+
+    @property
+    def doc(self) -> str:
+        if self.draw == "choice":
+            text = "choice " + ", ".join(str(v) for v in self.values)
+        else:
+            text = f"{self.draw} {self.low:g} .. {self.high:g}"
+            if self.draw == "quniform":
+                text += f", step {self.step:g}"
+        return f"{text} ({self.note})" if self.note else text
+
+    @property
+    def axis(self) -> str:
+        """How the loss-against-parameter plot spaces this parameter."""
+        return {"choice": "choice", "loguniform": "log"}.get(self.draw, "linear")
+
+    @property
+    def whole(self) -> bool:
+        """Drawn as whole numbers (quniform gives floats)."""
+        return self.draw == "quniform" or all(isinstance(v, int) for v in self.values or (0.5,))
+
+
+# weight decay is drawn only with AdamW (a nested choice inside `optimizer`)
+WEIGHT_DECAY = Dimension("weight_decay", "loguniform", low=1e-6, high=1e-2, note="adamw only")
+SPACE = (
+    Dimension("optimizer", "choice", OPTIMIZERS, note="adamw with weight_decay; sgd Nesterov 0.9"),
+    Dimension("learning_rate", "loguniform", low=3e-4, high=1e-2),
+    WEIGHT_DECAY,
+    Dimension("dropout_in", "uniform", low=0.0, high=0.7),
+    Dimension("dropout_mid", "uniform", low=0.0, high=0.7),
+    Dimension("dense1", "choice", (256, 512, 1024)),
+    Dimension("dense2", "choice", (256, 512, 1024)),
+    Dimension("activation", "choice", ACTIVATIONS),
+    Dimension("label_smoothing", "uniform", low=0.0, high=0.3),
+    Dimension("batch_size", "choice", (128, 256, 512)),
+    Dimension(
+        "epochs",
+        "quniform",
+        low=30,
+        high=90,
+        step=10,
+        note="each photo views_per_epoch times, random views",
+    ),
+    Dimension("patience", "quniform", low=8, high=20, step=4),
+    Dimension("views_per_epoch", "choice", (1, 2, 3), note="cost of a trial grows with it"),
+)
 
 
 def search_space() -> dict[str, Any]:
-    """The Hyperopt space; the optimizer is a nested choice (weight decay only for AdamW)."""
-    optimizers = [
-        {"optimizer": "adam"},
-        {
-            "optimizer": "adamw",
-            "weight_decay": hp.loguniform("weight_decay", math.log(1e-6), math.log(1e-2)),
-        },
-        {"optimizer": "sgd"},
-        {"optimizer": "rmsprop"},
-        {"optimizer": "nadam"},
-    ]
-    return {
-        "optimizer": hp.choice("optimizer", optimizers),
-        "learning_rate": hp.loguniform("learning_rate", math.log(3e-4), math.log(1e-2)),
-        "dropout_in": hp.uniform("dropout_in", 0.0, 0.7),
-        "dropout_mid": hp.uniform("dropout_mid", 0.0, 0.7),
-        "dense1": hp.choice("dense1", [256, 512, 1024]),
-        "dense2": hp.choice("dense2", [256, 512, 1024]),
-        "activation": hp.choice("activation", ["relu", "gelu"]),
-        "label_smoothing": hp.uniform("label_smoothing", 0.0, 0.3),
-        "batch_size": hp.choice("batch_size", [128, 256, 512]),
-        "epochs": hp.quniform("epochs", 30, 90, 10),
-        "patience": hp.quniform("patience", 8, 20, 4),
-        "views_per_epoch": hp.choice("views_per_epoch", [1, 2, 3]),
+    """The Hyperopt space of `SPACE`; the optimizer is a nested choice (weight decay only for
+    AdamW)."""
+    space = {
+        d.name: d.expression() for d in SPACE if d.name not in ("optimizer", WEIGHT_DECAY.name)
     }
+    space["optimizer"] = hp.choice(
+        "optimizer",
+        [
+            {
+                "optimizer": name,
+                **({WEIGHT_DECAY.name: WEIGHT_DECAY.expression()} if name == "adamw" else {}),
+            }
+            for name in OPTIMIZERS
+        ],
+    )
+    return space
 
 
 def to_params(sample: dict[str, Any]) -> dict[str, Any]:
     """A drawn sample -> flat, JSON-able `HeadParams` keyword arguments."""
     flat = {k: v for k, v in sample.items() if k != "optimizer"}
     flat.update(sample["optimizer"])
-    for name in INT_PARAMS:
-        flat[name] = round(float(flat[name]))
+    for dimension in SPACE:
+        if dimension.whole and dimension.name in flat:
+            flat[dimension.name] = round(float(flat[dimension.name]))
     return {k: (v if isinstance(v, str | int) else float(v)) for k, v in sorted(flat.items())}
 
 
@@ -192,8 +232,6 @@ def _show_best(bar: tqdm, trials: Trials) -> None:
 def tuning_split(data: Path, seed: int = 0, per_class: int | None = None) -> Split:
     """The photos `train_model --per-class` would train on, split into a part to fit and a
     stratified hold-out to score: the data set's `valid`/`test` splits are never read."""
-    from ml.train import Split, choose_split
-
     dataset = read_dataset(data)
     if not dataset.samples("train"):
         raise DatasetError(f"{data} has no train split to tune on.")
@@ -213,9 +251,6 @@ def tuning_split(data: Path, seed: int = 0, per_class: int | None = None) -> Spl
 def load_tuning_data(split: Split, progress: bool = True) -> TrainingData:
     """Features of every training view of the fit photos and the test-time views of the
     hold-out, from the pipeline's feature cache."""
-    from ml.features import default_extractor
-    from ml.train import training_data
-
     return training_data(split, DEFAULT_PARAMS, default_extractor(), progress=progress)
 
 
@@ -239,21 +274,17 @@ def fit_and_score(data: TrainingData, params: dict[str, Any], seed: int) -> dict
     """Loss, metrics and history of one parameter set: trained and scored exactly as
     `train_model` trains and serves (a random training view per photo per epoch, test-time
     views averaged)."""
-    from sklearn.metrics import f1_score
-
-    from ml.train import fit_head, head_logits
-
     head_params = HeadParams(**{**DEFAULT_PARAMS.to_dict(), **params})
     head, history = fit_head(data, head_params, seed, verbose=0)
     val_loss = history.get("val_loss", [])
     if not np.all(np.isfinite(val_loss)):
         raise FloatingPointError("training diverged (non-finite hold-out loss)")
     predicted = head_logits(head, data.held.x[:, : head_params.tta_views]).argmax(axis=1)
-    weighted_f1 = float(f1_score(data.y_held, predicted, average="weighted", zero_division=0))
+    held_f1 = weighted_f1(data.y_held, predicted)
     return {
-        "loss": 1.0 - weighted_f1,
+        "loss": 1.0 - held_f1,
         "metrics": {
-            "holdout_weighted_f1": weighted_f1,
+            "holdout_weighted_f1": held_f1,
             "holdout_accuracy": float((predicted == data.y_held).mean()),
             "holdout_best_val_loss": float(np.min(val_loss)),
             "epochs_run": len(val_loss),
@@ -272,8 +303,6 @@ def start_or_resume(
     command: str = "",
 ) -> tuple[RunStore, Trials, dict]:
     """A new run folder, or a reloaded one (its settings are the ones it was started with)."""
-    from datetime import UTC, datetime
-
     store = RunStore(run_dir)
     if resume:
         return store, store.load(), store.settings()
@@ -308,8 +337,6 @@ def train_best(
     """The best parameters trained by the pipeline (`ml.train.train_model`, as `train_model`
     does) on the run's data: `<out>/<version>/`. Parameters not tuned come from `base`
     (default: the current defaults)."""
-    from ml.train import train_model
-
     base = base or DEFAULT_PARAMS
     return train_model(
         settings["data"],
@@ -333,14 +360,12 @@ def write_report(
     store: RunStore, best_dir: Path | None = None, best_metrics: dict | None = None
 ) -> Path:
     """RUN_DIR/report/: loss per trial, loss against each parameter, learning curves, report.md."""
-    from ml import report
-
     records = store.records()
     out = store.root / "report"
     figures = {
         "Loss per trial": report.plot_trial_losses(records, out / "loss_per_trial.png"),
         "Loss against each parameter": report.plot_loss_vs_params(
-            records, PARAM_KINDS, out / "loss_vs_params.png"
+            records, {d.name: d.axis for d in SPACE}, out / "loss_vs_params.png"
         ),
         "Learning curves of the best trials": report.plot_learning_curves(
             records, out / "learning_curves.png"
@@ -348,25 +373,21 @@ def write_report(
     }
     text = report.tuning_markdown(
         settings=store.settings(),
-        space=SPACE_DOC,
+        space={d.name: d.doc for d in SPACE},
         records=records,
         figures=figures,
         best_dir=best_dir,
         best_metrics=best_metrics,
     )
-    write_atomic(out / "report.md", text.encode())
+    write_bytes(path=out / "report.md", data=text.encode())
     return out / "report.md"
 
 
 def untuned_metrics(settings: dict, out: Path, progress: bool = True) -> dict:
     """Metrics of the built-in (untuned) defaults trained like the best parameters, for the
     comparison that decides whether the tuned ones become the defaults."""
-    import json
-
-    from ml.model import UNTUNED_PARAMS
-
     model_dir = train_best(settings, {}, out, progress, base=UNTUNED_PARAMS)
-    return json.loads((model_dir / "metrics.json").read_text())
+    return ModelDir.open(path=model_dir).metrics
 
 
 def tuned_wins(tuned: dict | None, untuned: dict | None) -> bool:
@@ -380,11 +401,9 @@ def write_tuned_params(
     params: dict, *, command: str, objective: float, notes: dict, path: Path = TUNED_PARAMS
 ) -> None:
     """The committed defaults file: the parameters and how they were found."""
-    from datetime import date
-
-    write_json_atomic(
-        path,
-        {
+    write_json(
+        path=path,
+        value={
             "params": params,
             "command": command,
             "date": date.today().isoformat(),
@@ -392,40 +411,3 @@ def write_tuned_params(
             **notes,
         },
     )
-
-
-def tuning_benchmark(
-    data: Path, trials: int = 30, per_class: int = 25, seed: int = 0, cache_dir: Path | None = None
-) -> dict:
-    """Figures for `bench_ml`: building the feature cache of the tuning photos (empty
-    `cache_dir` = from scratch), then `trials` TPE trials on the warm cache."""
-    import tempfile
-
-    from ml.features import default_extractor
-    from ml.train import training_data
-
-    with tempfile.TemporaryDirectory() as tmp:
-        store, state, _ = start_or_resume(
-            run_dir=Path(tmp) / "run", data=data, per_class=per_class, seed=seed
-        )
-        split = tuning_split(Path(data), seed, per_class)
-        started = time.perf_counter()
-        tuning = training_data(
-            split, DEFAULT_PARAMS, default_extractor(), cache_dir, progress=False
-        )
-        cache_seconds = time.perf_counter() - started
-        result = search(store, state, make_objective(tuning, seed), trials, seed, progress=False)
-    durations = [t["result"]["duration_s"] for t in finished_trials(result.trials)]
-    return {
-        "data": str(data),
-        "per_class": per_class,
-        "photos": len(split.train) + len(split.held),
-        "train_views": DEFAULT_PARAMS.train_views,
-        "feature_cache_seconds": round(cache_seconds, 1),
-        "trials": len(result.trials.trials),
-        "search_seconds": round(result.seconds, 1),
-        "trial_seconds_mean": round(float(np.mean(durations)), 2),
-        "trial_seconds_max": round(float(np.max(durations)), 2),
-        "best_loss": round(result.best["result"]["loss"], 4),
-        "best_params": result.best["result"]["params"],
-    }

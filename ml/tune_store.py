@@ -1,7 +1,7 @@
 """Crash-safe persistence of a tuning run: the Hyperopt `Trials` pickle and `trials.jsonl`.
 
-The pickle is the source of truth (written via temp file + fsync + os.replace, so it is always
-a complete old or new version, even after SIGKILL); `trials.jsonl` is the readable log derived
+The pickle is the source of truth (written atomically by `ml.atomic`, so it is always a
+complete old or new version, even after SIGKILL); `trials.jsonl` is the readable log derived
 from it, one line per finished trial, appended after the pickle and rewritten from the pickle
 on resume (a kill between the two writes loses no line and duplicates none).
 """
@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import tempfile
 from pathlib import Path
-from typing import Any
 
 from hyperopt import STATUS_OK, Trials
+
+from ml.atomic import write_bytes, write_json
 
 TRIALS_PICKLE = "trials.pkl"
 TRIALS_JSONL = "trials.jsonl"
@@ -24,34 +24,6 @@ RUN_JSON = "run.json"
 
 class RunError(ValueError):
     """A run folder that cannot be used (missing, corrupt, or of another search)."""
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace `path` by `data` all at once: readers see the old or the new file, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_json_atomic(path: Path, value: Any) -> None:
-    write_atomic(path, (json.dumps(value, indent=2, sort_keys=True) + "\n").encode())
 
 
 def finished_trials(trials: Trials) -> list[dict]:
@@ -95,7 +67,7 @@ class RunStore:
     def create(self, settings: dict) -> Trials:
         """Start a new run."""
         self.check_new()
-        write_json_atomic(self.root / RUN_JSON, settings)
+        write_json(path=self.root / RUN_JSON, value=settings)
         trials = Trials()
         self.save(trials)
         return trials
@@ -121,7 +93,9 @@ class RunStore:
         return trials
 
     def save(self, trials: Trials) -> None:
-        write_atomic(self.pickle_path, pickle.dumps(trials, protocol=pickle.HIGHEST_PROTOCOL))
+        write_bytes(
+            path=self.pickle_path, data=pickle.dumps(trials, protocol=pickle.HIGHEST_PROTOCOL)
+        )
 
     def append(self, trial: dict) -> None:
         """One finished trial's line, in one write, synced."""
@@ -149,4 +123,4 @@ class RunStore:
         lines = "".join(
             json.dumps(record(t), sort_keys=True) + "\n" for t in finished_trials(trials)
         )
-        write_atomic(self.jsonl_path, lines.encode())
+        write_bytes(path=self.jsonl_path, data=lines.encode())

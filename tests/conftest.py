@@ -11,7 +11,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from birdsite.bench_serve import moto_server
+from benchmarks.stack import moto_server
 from birdsite.settings import s3_storage
 
 # A small real model trained once per session (slow tier only).

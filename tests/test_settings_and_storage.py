@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.urls import reverse
 
 from tests.conftest import REPO, bucket_keys
 
@@ -75,7 +72,7 @@ def test_settings_read_database_cache_and_s3_from_environment(tmp_path: Path):
         "django.db.backends.postgresql",
         "db.internal",
         "django.core.cache.backends.redis.RedisCache",
-        "birdsite.storage.SharedModelS3Storage",
+        "core.storage.SharedModelS3Storage",
         "bird-photos",
     ]
 
@@ -108,49 +105,3 @@ def test_media_files_land_in_the_s3_bucket(s3_bucket, s3_client, bird_photo: Pat
     assert "X-Amz-Signature=" in url and "X-Amz-Expires=300" in url  # private: presigned only
     default_storage.delete(name)
     assert name not in bucket_keys(s3_client, s3_bucket)
-
-
-def test_s3_threads_each_have_a_connection_but_share_the_parsed_service_model(
-    s3_bucket, s3_client, bird_photo: Path
-):
-    """gunicorn threads: one boto3 connection each (they are not thread-safe), one data loader."""
-    import threading
-    from concurrent.futures import ThreadPoolExecutor
-
-    from birdsite.storage import shared_loader
-
-    content = bird_photo.read_bytes()
-    all_started = threading.Barrier(3, timeout=30)  # three tasks, three distinct threads
-
-    def store(index: int) -> tuple[object, object, str]:
-        name = default_storage.save(f"checks/thread-{index}.jpg", ContentFile(content))
-        all_started.wait()
-        connection = default_storage.connection
-        return connection, connection.meta.client._loader, name
-
-    with ThreadPoolExecutor(3) as pool:
-        results = list(pool.map(store, range(3)))
-    connections, loaders, names = zip(*results, strict=True)
-    assert len({id(c) for c in connections}) == 3
-    assert all(loader is shared_loader() for loader in loaders)
-    assert sorted(names) == sorted(bucket_keys(s3_client, s3_bucket))
-    for name in names:
-        default_storage.delete(name)
-
-
-@pytest.mark.django_db
-def test_request_log_is_one_json_line_with_request_id_and_latency(client, capsys):
-    handler = logging.getLogger().handlers[0]
-    records: list[str] = []
-    original_emit = handler.emit
-    handler.emit = lambda record: records.append(handler.format(record))
-    try:
-        client.get(reverse("home"), HTTP_X_REQUEST_ID="req-42")
-    finally:
-        handler.emit = original_emit
-    lines = [json.loads(line) for line in records if '"birdsite.request"' in line]
-    assert lines, records
-    assert lines[-1]["request_id"] == "req-42"
-    assert lines[-1]["status"] == 200
-    assert lines[-1]["path"] == "/"
-    assert lines[-1]["latency_ms"] >= 0

@@ -18,6 +18,7 @@ from rest_framework.views import exception_handler
 
 from classifier import boxes, uploads
 from classifier.predictor import ClassifierUnavailable
+from core.outages import StorageUnavailable
 
 UPLOAD_CODES: dict[type[uploads.UploadRejected], str] = {
     uploads.MissingUpload: "required",
@@ -45,7 +46,7 @@ def as_api_exception(exc: Exception) -> Exception:
         return ValidationError(get_error_detail(exc))
     if isinstance(exc, ClassifierUnavailable):
         return ServiceUnavailable(exc.message, code="classifier_unavailable")
-    if isinstance(exc, uploads.StorageUnavailable):
+    if isinstance(exc, StorageUnavailable):
         return ServiceUnavailable(exc.message, code="storage_unavailable")
     if isinstance(exc, OperationalError | InterfaceError):
         return ServiceUnavailable(

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 
 from tests.conftest import REPO, which
 from tests.deploy import files
@@ -69,6 +70,20 @@ def test_copy_sources_exist_and_reach_the_build_context() -> None:
         for source in sources:
             assert (REPO / source).exists(), f"COPY {source}: no such file"
             assert source.rstrip("/").split("/")[0] not in ignored, f"{source} is dockerignored"
+
+
+def test_the_image_has_every_package_of_the_site_and_no_benchmarks() -> None:
+    """A package the site needs but the image lacks would fail only when a container starts."""
+    copied = {
+        source.rstrip("/")
+        for i in files.dockerfile()
+        if i.stage == "source" and i.keyword == "COPY"  # the code both images get
+        for source in i.args.split()[:-1]
+    }
+    our_apps = {app for app in settings.INSTALLED_APPS if (REPO / app / "apps.py").is_file()}
+    assert our_apps == {"accounts", "classifier", "core"}
+    assert our_apps | {"birdsite", "ml", "templates", "static", "deploy"} <= copied
+    assert not copied & {"benchmarks", "tests"}
 
 
 def pip_installs(stage: str) -> list[str]:

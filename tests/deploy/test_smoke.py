@@ -23,7 +23,7 @@ import psycopg
 import pytest
 import requests
 
-from birdsite.bench_serve import free_port, wait_for_port
+from benchmarks.stack import free_port, wait_for_port
 from tests.conftest import REPO, S3_CREDENTIALS, bucket_keys, which
 from tests.deploy import files
 

@@ -18,9 +18,13 @@ import pytest
 from PIL import Image
 from skimage import data as skdata
 
-from ml import backbone
-from ml.backbone import BackboneFiles, ensure_backbone, read_torch_checkpoint
+from ml import backbone, backbone_files, torch_checkpoint
+from ml.backbone import ensure_backbone
+from ml.backbone_files import BackboneFiles
+from ml.config import data_dir
+from ml.constants import FEATURES
 from ml.litert import LiteRTModel
+from ml.torch_checkpoint import read_torch_checkpoint
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 REFERENCE = json.loads((FIXTURES / "lite0_reference_logits.json").read_text())
@@ -59,12 +63,12 @@ def skimage_inputs() -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def state_dict() -> dict[str, np.ndarray]:
-    return read_torch_checkpoint(backbone.lite0_checkpoint_path())
+    return read_torch_checkpoint(backbone_files.lite0_checkpoint_path())
 
 
 def test_checkpoint_is_the_reference_one() -> None:
-    assert backbone.lite0_checkpoint_sha256() == REFERENCE["checkpoint_sha256"]
-    assert REFERENCE["checkpoint_sha256"] == backbone.LITE0_SHA256
+    assert backbone_files.lite0_checkpoint_sha256() == REFERENCE["checkpoint_sha256"]
+    assert REFERENCE["checkpoint_sha256"] == backbone_files.LITE0_SHA256
 
 
 def test_checkpoint_keys_and_shapes(state_dict: dict[str, np.ndarray]) -> None:
@@ -98,7 +102,11 @@ def test_reader_refuses_foreign_globals(tmp_path: Path) -> None:
 
     bad = tmp_path / "bad.pth"
     with bad.open("wb") as f:
-        for header in (backbone.LEGACY_MAGIC, backbone.LEGACY_PROTOCOL, {"little_endian": True}):
+        for header in (
+            torch_checkpoint.LEGACY_MAGIC,
+            torch_checkpoint.LEGACY_PROTOCOL,
+            {"little_endian": True},
+        ):
             pickle.dump(header, f)
         pickle.dump(Path("x"), f)  # any global outside the allow-list
     with pytest.raises(pickle.UnpicklingError, match="refusing global"):
@@ -132,7 +140,7 @@ def keras_features(built: tuple[BackboneFiles, dict]):
 def test_ensure_backbone_is_cached_and_atomic(built: tuple[BackboneFiles, dict]) -> None:
     files, mtimes = built
     assert [name.split()[0] for name in files.made] == ["lite0.weights.h5", "lite0.tflite"]
-    assert files.weights.parent == backbone.data_dir() / "backbone"
+    assert files.weights.parent == data_dir() / "backbone"
     again = ensure_backbone("lite0")
     assert again == files and again.made == ()
     assert {p: p.stat().st_mtime_ns for p in mtimes} == mtimes
@@ -146,13 +154,13 @@ def test_ensure_backbone_is_cached_and_atomic(built: tuple[BackboneFiles, dict])
 @pytest.mark.slow
 def test_cache_of_another_format_is_not_current(built: tuple[BackboneFiles, dict]) -> None:
     files, _ = built
-    assert backbone.cache_is_current(files)
+    assert backbone_files.cache_is_current(files)
     manifest = json.loads(files.manifest.read_text())
     other = dataclasses.replace(files, manifest=files.manifest.with_name("other.json"))
-    assert not backbone.cache_is_current(other), "no manifest: made by an older version"
-    other.manifest.write_text(json.dumps({**manifest, "format": backbone.CACHE_FORMAT - 1}))
+    assert not backbone_files.cache_is_current(other), "no manifest: made by an older version"
+    other.manifest.write_text(json.dumps({**manifest, "format": backbone_files.CACHE_FORMAT - 1}))
     try:
-        assert not backbone.cache_is_current(other)
+        assert not backbone_files.cache_is_current(other)
     finally:
         other.manifest.unlink()
 
@@ -190,7 +198,7 @@ def test_keras_matches_pytorch_reference(keras_features, shared_data: Path) -> N
 @pytest.mark.slow
 def test_keras_classifies_skimage_photos(keras_features) -> None:
     pooled, logits, bird_map = keras_features.predict(skimage_inputs(), verbose=0)
-    assert pooled.shape == (2, backbone.FEATURES) and logits.shape == (2, backbone.CLASSES)
+    assert pooled.shape == (2, FEATURES) and logits.shape == (2, backbone.CLASSES)
     assert bird_map.shape == (2, 7, 7)
     cat, coffee = logits.argmax(1)
     assert cat in CATS and coffee in COFFEE
@@ -212,7 +220,7 @@ def test_tflite_agrees_with_keras(built, keras_features, shared_data: Path) -> N
     t_pooled, t_logits, t_map = runner.run(x)
     assert t_map.shape == (len(x), 7, 7)
     np.testing.assert_allclose(t_map, k_map, atol=1e-3 * max(1.0, float(np.abs(k_map).max())))
-    assert t_pooled.shape == (len(x), backbone.FEATURES)
+    assert t_pooled.shape == (len(x), FEATURES)
     assert t_logits.shape == (len(x), backbone.CLASSES)
     np.testing.assert_allclose(t_pooled, k_pooled, atol=1e-4)
     np.testing.assert_allclose(t_logits, k_logits, atol=1e-4)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ml.evaluate import (
+from ml.metrics import (
     METRIC_KEYS,
     classification_metrics,
     confused_pairs,

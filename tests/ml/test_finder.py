@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from ml.config import shared_data_dir
+from ml.data import read_boxes
 from ml.features import extract
-from ml.field import read_boxes
 from ml.finder import (
     Box,
     Finder,

@@ -12,7 +12,7 @@ import socket
 import threading
 from types import TracebackType
 
-from birdsite.bench_serve import free_port
+from benchmarks.stack import free_port
 
 _CHUNK = 65536
 

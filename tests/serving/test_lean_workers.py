@@ -15,9 +15,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from birdsite.bench_serve import worker_pids
-
-from .conftest import Stack, serving_stack
+from benchmarks.stack import worker_pids
+from tests.support.serving_stack import Stack, serving_stack
 
 PROBE_CONFIG = Path(__file__).with_name("gunicorn_probe.conf.py")
 FORBIDDEN = ("tensorflow", "keras", "tf_keras")

@@ -15,9 +15,9 @@ import psycopg
 import pytest
 import requests
 
-from birdsite.bench_serve import bucket_keys, create_bucket, moto_server, stop
+from benchmarks.stack import bucket_keys, create_bucket, moto_server, stop
+from tests.support.serving_stack import Stack, admin_database, serving_stack, site_login
 
-from .conftest import Stack, admin_database, serving_stack, site_login
 from .tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.slow

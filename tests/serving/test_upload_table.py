@@ -16,11 +16,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils.html import escape
 from PIL import Image
 
-from birdsite.bench_serve import activate_model
 from classifier.models import PendingPhoto, Sighting
 from classifier.predictor import get_predictor, reset_predictor
 from classifier.uploads import UploadRejected, prepare_photo, read_upload
 from ml.images import ImageRejected, load_rgb
+from ml.registry import activate
 from tests.api.photos import NOT_IMAGES, accepted_variants, encode, heic, pixel_bomb
 from tests.conftest import bucket_keys
 
@@ -110,8 +110,8 @@ def test_larger_than_the_size_limit_is_413(client, settings, nothing_left, bird_
 @pytest.fixture
 def predictor(settings, tmp_path: Path, small_model_dir: Path):
     """The small model made the site's active model for one test."""
-    activate_model(tmp_path / "data", small_model_dir)
     settings.MODELS_DIR = tmp_path / "data" / "models"
+    activate(model_dir=small_model_dir, models_root=settings.MODELS_DIR)
     reset_predictor()
     yield get_predictor()
     reset_predictor()

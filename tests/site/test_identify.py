@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
-from birdsite.bench_serve import free_port
+from benchmarks.stack import free_port
 from classifier import predictor, services
 from classifier.models import PendingPhoto, Sighting, Verdict
-from classifier.uploads import StorageUnavailable
+from core.outages import StorageUnavailable
 from tests.conftest import bucket_keys
 from tests.site.photos import has_personal_exif, jpeg_with_exif, non_bird_jpeg
 

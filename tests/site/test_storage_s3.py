@@ -10,10 +10,10 @@ import pytest
 from django.urls import reverse
 
 from accounts.services import delete_account
-from birdsite.bench_serve import free_port
+from benchmarks.stack import free_port
 from classifier import services
 from classifier.models import PendingPhoto, Species
-from classifier.uploads import StorageUnavailable
+from core.outages import StorageUnavailable
 from tests.conftest import bucket_keys
 from tests.site.photos import has_personal_exif
 

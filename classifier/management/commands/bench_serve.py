@@ -1,4 +1,4 @@
-"""Serving benchmark on the real stack (`birdsite.bench_serve`): prints and saves JSON figures."""
+"""Serving benchmark on the real stack (`benchmarks.serve`): prints and saves JSON figures."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from birdsite import bench_serve
+from benchmarks import serve
 from ml.config import shared_data_dir
+from ml.model_dir import ModelDir, ModelDirError
 
 
 class Command(BaseCommand):
@@ -35,16 +36,24 @@ class Command(BaseCommand):
         )
         parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", ""))
         parser.add_argument("--photos", type=Path, default=shared_data_dir() / "birds525" / "valid")
+        parser.add_argument(
+            "--catalogue",
+            type=Path,
+            default=shared_data_dir() / "birds525",
+            help="species folder loaded into the bench database before the model is promoted",
+        )
         parser.add_argument("--out", type=Path, default=settings.DATA_DIR / "bench" / "serve.json")
 
     def handle(self, *args, **options) -> None:
-        model_dir = options["model"] or _active_model_dir()
-        if not (model_dir / "model.tflite").is_file():
-            raise CommandError(f"not a model directory: {model_dir}")
-        bench = bench_serve.BenchSettings(
-            model_dir=model_dir.resolve(),
-            model_version=bench_serve.model_version(model_dir),
+        try:
+            model = ModelDir.open(path=options["model"] or _active_model_dir())
+        except ModelDirError as exc:
+            raise CommandError(str(exc)) from exc
+        bench = serve.BenchSettings(
+            model_dir=model.path.resolve(),
+            model_version=model.version,
             photos_dir=options["photos"],
+            catalogue=options["catalogue"],
             out=options["out"],
             admin_database=options["admin_database"],
             redis_url=options["redis_url"],
@@ -55,7 +64,7 @@ class Command(BaseCommand):
             litert_threads=options["litert_threads"],
             predict_user_rate=options["rate"],
         )
-        figures = bench_serve.run(bench, echo=self.stderr.write)
+        figures = serve.run(bench, echo=self.stderr.write)
         text = json.dumps(figures, indent=2)
         bench.out.parent.mkdir(parents=True, exist_ok=True)
         bench.out.write_text(text + "\n")

@@ -7,7 +7,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from classifier.services import load_species
-from classifier.uploads import StorageUnavailable
+from core.outages import StorageUnavailable
 
 
 class Command(BaseCommand):

@@ -1,4 +1,4 @@
-"""Make a model directory the site's active model (``classifier.promotion.promote_model``)."""
+"""Make a model directory the site's active model (``classifier.promotion.activate_model``)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from classifier.promotion import PromotionError, default_operator, promote_model
+from classifier.promotion import PromotionError, activate_model, default_operator
+from ml.model_dir import ModelDirError
 
 
 class Command(BaseCommand):
@@ -24,9 +25,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, model_dir: Path, by: str | None, **options) -> None:
         try:
-            record = promote_model(model_dir=model_dir, performed_by=by or default_operator())
-        except PromotionError as exc:
-            raise CommandError(exc.message) from exc
+            record = activate_model(model_dir=model_dir, performed_by=by or default_operator())
+        except (PromotionError, ModelDirError) as exc:
+            raise CommandError(str(exc)) from exc
         self.stdout.write(
             f"promoted {record.version} ({record.model_path}) by {record.performed_by}; "
             "workers switch within seconds"

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from classifier.management.arguments import add_sources_arguments
+from classifier.predictor import active_model_dir
+from classifier.promotion import PromotionError, activate_model, default_operator
+from ml.cli.arguments import add_sources_arguments
 from ml.config import shared_data_dir
+from ml.model_dir import ModelDirError
 
 # BIRDS-525 is the catalogue; the natural photos of its species in cub100 and field are added
 DEFAULT_DATA = ("birds525", "cub100", "field")
@@ -17,7 +21,8 @@ class Command(BaseCommand):
     help = (
         "Convert the backbone if needed; if no model is active, train the default model on "
         "--data (all the catalogue's species, plus the added folders' photos of them) and "
-        "activate it. Fast when everything exists."
+        "activate it as promote_model does (its species must be in the Species table: "
+        "load_species first). Fast when everything exists."
     )
 
     def add_arguments(self, parser):
@@ -33,7 +38,6 @@ class Command(BaseCommand):
 
     def handle(self, *args, data, names, hold_out, params, **options):
         from ml.backbone import ensure_backbone
-        from ml.registry import active_model_dir
 
         for made in ensure_backbone("lite0").made:
             self.stdout.write(f"Backbone: made {made}")
@@ -52,7 +56,6 @@ class Command(BaseCommand):
         from ml.data import DatasetError, read_name_map
         from ml.finder_fit import current_finder, fit_finder, save_finder, saved_finder
         from ml.model import load_params
-        from ml.registry import activate
         from ml.train import train_model
 
         field = shared_data_dir() / "field"
@@ -67,7 +70,7 @@ class Command(BaseCommand):
         try:
             model_dir = train_model(
                 data[0],
-                None,
+                Path(settings.MODELS_DIR),
                 load_params(params) if params else None,
                 log=self.stdout.write,
                 finder=current_finder(),
@@ -77,7 +80,10 @@ class Command(BaseCommand):
             )
         except DatasetError as exc:
             raise CommandError(str(exc)) from exc
-        activate(model_dir)
+        try:
+            activate_model(model_dir=model_dir, performed_by=default_operator())
+        except (PromotionError, ModelDirError) as exc:
+            raise CommandError(f"Trained {model_dir}, not activated: {exc}") from exc
         self.stdout.write(
             self.style.SUCCESS(f"Classifier ready: model {model_dir.name} is active.")
         )

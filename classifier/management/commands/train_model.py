@@ -1,71 +1,36 @@
-"""Train a classifier on BIRDS-525-layout folders and write a model directory."""
+"""`python -m ml train_model` as a management command (`ml.cli.train_model`), plus `--activate`:
+make the new model the site's, through the one activation service."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError, CommandParser
 
-from classifier.management.arguments import add_sources_arguments
+from classifier.management.ml_command import MlCommand
+from classifier.promotion import PromotionError, activate_model, default_operator
+from ml.cli import train_model
+from ml.model_dir import ModelDirError
 
 
-class Command(BaseCommand):
-    help = "Train the species head on cached backbone features; write data_dir()/models/<version>."
+class Command(MlCommand):
+    command = train_model
 
-    def add_arguments(self, parser):
-        add_sources_arguments(parser, required=True)
+    def add_arguments(self, parser: CommandParser) -> None:
+        super().add_arguments(parser)
         parser.add_argument(
-            "--out", help="folder to create the model directory in (default: models dir)"
-        )
-        parser.add_argument("--params", help="JSON file of head/training parameters (see ml.model)")
-        parser.add_argument("--seed", type=int, default=0)
-        parser.add_argument("--per-class", type=int, help="at most N training photos per species")
-        parser.add_argument("--species", nargs="+", help="only these species (by name)")
-        parser.add_argument("--activate", action="store_true", help="make it the served model")
-        parser.add_argument(
-            "--no-finder",
+            "--activate",
             action="store_true",
-            help="classify the full frame only (no bird finder, one pass per photo)",
+            help="make it the site's served model, as promote_model does (species checked, "
+            "switch recorded)",
         )
 
-    def handle(
-        self,
-        *args,
-        data,
-        names,
-        hold_out,
-        out,
-        params,
-        seed,
-        per_class,
-        species,
-        activate,
-        no_finder,
-        **options,
-    ):
-        from ml.data import DatasetError, read_name_map
-        from ml.finder_fit import current_finder
-        from ml.model import load_params
-        from ml.registry import activate as activate_model
-        from ml.train import train_model
-
+    def after(self, result: Path, options: dict[str, Any]) -> None:
+        if not options["activate"]:
+            return
         try:
-            model_dir = train_model(
-                data[0],
-                Path(out) if out else None,
-                load_params(params) if params else None,
-                seed,
-                species,
-                per_class,
-                log=self.stdout.write,
-                finder=None if no_finder else current_finder(),
-                added=data[1:],
-                names=read_name_map(names) if len(data) > 1 else None,
-                hold_out=hold_out,
-            )
-        except (DatasetError, ValueError, FileNotFoundError) as exc:
-            raise CommandError(str(exc)) from exc
-        if activate:
-            activate_model(model_dir, Path(out) if out else None)
-            self.stdout.write(f"Activated {model_dir.name}.")
-        self.stdout.write(self.style.SUCCESS(str(model_dir)))
+            record = activate_model(model_dir=result, performed_by=default_operator())
+        except (PromotionError, ModelDirError) as exc:
+            raise CommandError(f"Trained {result}, not activated: {exc}") from exc
+        self.stdout.write(f"Activated {record.version}.")

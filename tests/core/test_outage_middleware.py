@@ -1,4 +1,4 @@
-"""birdsite.outages: database and storage outages answer a clear 503, other errors stay 500s."""
+"""core.outages: database and storage outages answer a clear 503, other errors stay 500s."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import pytest
 from django.conf import settings as project_settings
 from django.test import Client
 
-from birdsite.outages import MESSAGES
+from core.outages import MESSAGES
 
-OUTAGES = "birdsite.outages.OutageMiddleware"
-FAILING = "tests.serving.outage_urls.FailingMiddleware"
+OUTAGES = "core.outages.OutageMiddleware"
+FAILING = "tests.core.outage_urls.FailingMiddleware"
 SESSIONS = "django.contrib.sessions.middleware.SessionMiddleware"
 AUTHENTICATION = "django.contrib.auth.middleware.AuthenticationMiddleware"
 # Failing view -> the outage it stands for.
@@ -32,7 +32,7 @@ def client(settings) -> Client:
     """The project's middleware around the failing views of outage_urls, plus one middleware
     that fails after the view (as a session save does)."""
     settings.MIDDLEWARE = [*settings.MIDDLEWARE, FAILING]
-    settings.ROOT_URLCONF = "tests.serving.outage_urls"
+    settings.ROOT_URLCONF = "tests.core.outage_urls"
     return Client(raise_request_exception=False)
 
 

@@ -7,7 +7,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 
-from classifier.uploads import StorageUnavailable
+from core.outages import StorageUnavailable
 
 FAILURES: dict[str, Exception] = {
     "database": OperationalError("connection to server at 127.0.0.1 failed"),

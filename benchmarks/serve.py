@@ -1,8 +1,8 @@
-"""Serving benchmark on the real stack: gunicorn (the project's config) + PostgreSQL + S3.
+"""Serving benchmark on the real stack (`benchmarks.stack`): gunicorn (the project's config) +
+PostgreSQL + S3, loaded by concurrent keep-alive clients while every worker's memory is sampled.
 
-`manage.py bench_serve` calls `run`. The process helpers (moto server, throwaway database,
-gunicorn, worker memory) are also what the serving tests start their stacks with.
-Everything listens on 127.0.0.1 only, and everything started here is stopped here.
+`manage.py bench_serve` calls `run`, which reports latency, throughput, errors, lost sightings
+and worker peak memory as JSON figures.
 """
 
 from __future__ import annotations
@@ -12,230 +12,41 @@ import io
 import json
 import os
 import runpy
-import secrets
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 import urllib.parse
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import boto3
 import numpy as np
 import psycopg
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 from PIL import Image
-from psycopg import sql
 
-REPO = Path(__file__).resolve().parent.parent
-GUNICORN_CONFIG = REPO / "deploy" / "gunicorn.conf.py"
-BIN = Path(sys.executable).parent
-S3_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+from benchmarks.stack import (
+    GUNICORN_CONFIG,
+    bucket_keys,
+    create_api_user,
+    create_bucket,
+    gunicorn,
+    manage,
+    moto_server,
+    site_env,
+    temporary_database,
+    worker_pids,
+)
+
 # (path, file field) of the two API endpoints under load.
 PREDICT = ("/api/v1/predict/", "image")
 CREATE = ("/api/v1/sightings/", "photo")
 PHONE_SIZE = (4000, 3000)
 
 
-# --- processes ---------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(
-    port: int, process: subprocess.Popen | None = None, timeout: float = 30.0
-) -> None:
-    """Wait until something listens on `port`; fail early if `process` died instead."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"{process.args[0]} exited with {process.returncode}")
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
-
-
-def stop(process: subprocess.Popen, timeout: float = 20.0) -> None:
-    """SIGTERM (gunicorn stops its workers gracefully), SIGKILL if it does not go."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-@contextmanager
-def moto_server(port: int | None = None) -> Iterator[tuple[subprocess.Popen, str]]:
-    """A moto S3 server of our own: (process, endpoint URL). Tests kill it to cut storage."""
-    port = port or free_port()
-    process = subprocess.Popen(
-        [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_port(port, process)
-        yield process, f"http://127.0.0.1:{port}"
-    finally:
-        stop(process)
-
-
-def create_bucket(endpoint: str, bucket: str | None = None) -> str:
-    bucket = bucket or f"bench-{uuid.uuid4().hex[:12]}"
-    s3_client(endpoint).create_bucket(Bucket=bucket)
-    return bucket
-
-
-def s3_client(endpoint: str):
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=S3_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=S3_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-    )
-
-
-def bucket_keys(endpoint: str, bucket: str) -> set[str]:
-    pages = s3_client(endpoint).get_paginator("list_objects_v2").paginate(Bucket=bucket)
-    return {item["Key"] for page in pages for item in page.get("Contents", [])}
-
-
-@contextmanager
-def temporary_database(admin_url: str) -> Iterator[str]:
-    """A fresh PostgreSQL database (URL), dropped at the end whatever happened."""
-    name = f"birdsite_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield str(psycopg.conninfo.make_conninfo(admin_url, dbname=name))
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
-
-
-def database_url(conninfo: str) -> str:
-    """A `postgres://` URL (what DATABASE_URL wants) for a libpq conninfo string."""
-    params = psycopg.conninfo.conninfo_to_dict(conninfo)
-    auth = params.get("user", "postgres") + (
-        f":{params['password']}" if "password" in params else ""
-    )
-    host, port = params.get("host", "127.0.0.1"), params.get("port", 5432)
-    return f"postgres://{auth}@{host}:{port}/{params['dbname']}"
-
-
-def site_env(
-    *, database: str, s3_endpoint: str, bucket: str, data_dir: Path, **extra: str
-) -> dict[str, str]:
-    """The environment of a production-like site process (HTTP on 127.0.0.1, no debug)."""
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "birdsite.settings",
-        "DJANGO_DEBUG": "0",
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(48),
-        "DJANGO_SECURE_SSL_REDIRECT": "0",
-        "DJANGO_SESSION_COOKIE_SECURE": "0",
-        "DJANGO_CSRF_COOKIE_SECURE": "0",
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-        # No collectstatic for a throwaway stack: static files are found in the app folders.
-        "DJANGO_STATICFILES_STORAGE": "django.contrib.staticfiles.storage.StaticFilesStorage",
-        "DATABASE_URL": database_url(database),
-        "AWS_STORAGE_BUCKET_NAME": bucket,
-        "AWS_S3_ENDPOINT_URL": s3_endpoint,
-        "AWS_S3_REGION_NAME": "us-east-1",
-        **S3_CREDENTIALS,
-        "BIRDSITE_DATA_DIR": str(data_dir),
-        **extra,
-    }
-
-
-def activate_model(data_dir: Path, model_dir: Path) -> None:
-    """Make `model_dir` the active model of a data dir (the `models/active` link)."""
-    (data_dir / "models").mkdir(parents=True, exist_ok=True)
-    (data_dir / "models" / "active").symlink_to(Path(model_dir).resolve())
-
-
-def manage(env: dict[str, str], *args: str) -> str:
-    """Run a management command in a site environment; its stdout."""
-    done = subprocess.run(
-        [sys.executable, str(REPO / "manage.py"), *args],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stderr[-3000:]}")
-    return done.stdout
-
-
-def create_api_user(env: dict[str, str], username: str, password: str | None = None) -> str:
-    """A user with a DRF token in the site's database; returns the token."""
-    code = (
-        "from accounts.models import User\n"
-        "from rest_framework.authtoken.models import Token\n"
-        f"user = User.objects.create_user({username!r}, password={password!r})\n"
-        "print(Token.objects.create(user=user).key)\n"
-    )
-    return manage(env, "shell", "-c", code).strip().splitlines()[-1]
-
-
-@contextmanager
-def gunicorn(
-    env: dict[str, str],
-    *,
-    log: Path,
-    workers: int | None = None,
-    threads: int | None = None,
-    config: Path = GUNICORN_CONFIG,
-) -> Iterator[tuple[subprocess.Popen, str]]:
-    """The real gunicorn with the project's config on a free port: (master, base URL)."""
-    port = free_port()
-    command = [str(BIN / "gunicorn"), "-c", str(config), "--bind", f"127.0.0.1:{port}"]
-    if workers is not None:
-        command += ["--workers", str(workers)]
-    if threads is not None:
-        command += ["--threads", str(threads)]
-    with log.open("ab") as output:
-        process = subprocess.Popen(
-            [*command, "birdsite.wsgi:application"],
-            env=env,
-            cwd=REPO,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_for_port(port, process, timeout=60.0)
-        yield process, f"http://127.0.0.1:{port}"
-    finally:
-        stop(process)
-
-
-def worker_pids(master_pid: int) -> list[int]:
-    """The gunicorn workers: the master's child processes."""
-    children = Path(f"/proc/{master_pid}/task/{master_pid}/children")
-    try:
-        return [int(pid) for pid in children.read_text().split()]
-    except FileNotFoundError:
-        return []
-
-
+# --- memory ------------------------------------------------------------------------------------
 def peak_rss_mb(pid: int) -> float | None:
     """The process's peak resident memory (VmHWM), None once it has gone."""
     try:
@@ -431,6 +242,7 @@ class BenchSettings:
     model_version: str
     photos_dir: Path
     out: Path
+    catalogue: Path  # the species folder the model's species come from (loaded before promotion)
     admin_database: str = "postgresql://postgres@127.0.0.1:5432/postgres"
     redis_url: str = ""
     workers: int = 2
@@ -452,7 +264,6 @@ def run(options: BenchSettings, echo: Callable[[str], None] = print) -> dict:
         database = stack.enter_context(temporary_database(options.admin_database))
         _, endpoint = stack.enter_context(moto_server())
         bucket = create_bucket(endpoint)
-        activate_model(tmp, options.model_dir)
         env = site_env(
             database=database,
             s3_endpoint=endpoint,
@@ -462,6 +273,8 @@ def run(options: BenchSettings, echo: Callable[[str], None] = print) -> dict:
             **_optional_env(options),
         )
         manage(env, "migrate", "--noinput")
+        manage(env, "load_species", "--data", str(options.catalogue), "--photos", "0")
+        manage(env, "promote_model", str(options.model_dir), "--by", "bench_serve")
         token = create_api_user(env, "bench")
         log = tmp / "gunicorn.log"
         master, base = stack.enter_context(
@@ -555,7 +368,3 @@ def _default_litert_threads() -> int:
     from ml.litert import default_threads
 
     return default_threads()
-
-
-def model_version(model_dir: Path) -> str:
-    return json.loads((Path(model_dir) / "version.json").read_text())["version"]

@@ -1,4 +1,4 @@
-"""Species catalogue, the OpenAPI schema and its local docs, and the load-balancer probes."""
+"""Species catalogue, the OpenAPI schema and its local docs."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 from django.core.files.base import ContentFile
-from django.db import connection
 
 from classifier.models import Species, SpeciesPhoto, Visibility
 
@@ -79,43 +78,3 @@ def test_docs_are_served_locally(client, page):
     assert response.status_code == 200
     html = response.content.decode()
     assert "/static/drf_spectacular_sidecar/" in html and "cdn" not in html.lower()
-
-
-def test_healthz_needs_no_database(client, django_assert_num_queries):
-    with django_assert_num_queries(0):
-        response = client.get("/healthz")
-    assert response.status_code == 200 and response.json() == {"status": "ok"}
-
-
-def test_readyz_is_503_without_a_model(client, no_active_model):
-    response = client.get("/readyz")
-    assert response.status_code == 503
-    body = response.json()
-    assert body["status"] == "unavailable"
-    assert body["checks"]["database"]["ok"] and body["checks"]["storage"]["ok"]
-    assert body["checks"]["model"] == {"ok": False, "detail": "ClassifierUnavailable"}
-
-
-def test_readyz_reports_an_unreachable_database(client, monkeypatch):
-    def down(*args, **kwargs):
-        from django.db import OperationalError
-
-        raise OperationalError("connection refused")
-
-    monkeypatch.setattr(connection, "cursor", down)
-    body = client.get("/readyz").json()
-    assert body["checks"]["database"] == {"ok": False, "detail": "OperationalError"}
-
-
-def test_readyz_reports_unreachable_storage(client, s3_bucket, s3_client):
-    s3_client.delete_bucket(Bucket=s3_bucket)
-    response = client.get("/readyz")
-    assert response.status_code == 503
-    assert response.json()["checks"]["storage"]["ok"] is False
-
-
-@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
-def test_probes_are_exempt_from_the_ssl_redirect(client, settings, path):
-    settings.SECURE_SSL_REDIRECT = True
-    assert client.get(path).status_code in (200, 503)
-    assert client.get("/api/v1/species/").status_code == 301

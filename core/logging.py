@@ -1,4 +1,8 @@
-"""Structured logging: JSON lines on stdout, each carrying the request id and user."""
+"""Structured logging: JSON lines on stdout, each carrying the request id and user.
+
+The site's own records keep `birdsite.` logger names (`birdsite.request`, `birdsite.outages`,
+`birdsite.health`) whichever app writes them: they name the site, not a module.
+"""
 
 from __future__ import annotations
 

@@ -1,13 +1,14 @@
-"""Command-line arguments that several management commands take alike."""
+"""Command-line arguments that several commands take alike (`python -m ml` and `manage.py`)."""
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from ml.config import shared_data_dir
 
 
-def add_name_map_argument(parser, when: str = "") -> None:
+def add_name_map_argument(parser: argparse.ArgumentParser, when: str = "") -> None:
     """`--names FILE.csv`: a data set's species names -> catalogue names (`ml.data.read_name_map`),
     by default the shared `cub-to-birds525.csv`."""
     parser.add_argument(
@@ -19,7 +20,7 @@ def add_name_map_argument(parser, when: str = "") -> None:
 
 
 def add_sources_arguments(
-    parser, required: bool = False, default: list[Path] | None = None
+    parser: argparse.ArgumentParser, required: bool = False, default: list[Path] | None = None
 ) -> None:
     """`--data CATALOGUE [ADDED ...]`, `--names` and `--hold-out DIR ...` (`ml.sources`)."""
     parser.add_argument(

@@ -1,7 +1,7 @@
 """The real serving stack of the slow serving tests: gunicorn + PostgreSQL + moto S3 + a model.
 
-Built from `birdsite.bench_serve`'s helpers (the benchmark runs the same stack). Every process
-and the throwaway database are removed when the `with` block ends.
+Built from `benchmarks.stack` (the serving benchmark runs the same stack). Every process and
+the throwaway database are removed when the `with` block ends.
 """
 
 from __future__ import annotations
@@ -16,7 +16,16 @@ import psycopg
 import requests
 from psycopg import sql
 
-from birdsite import bench_serve
+from benchmarks.stack import (
+    GUNICORN_CONFIG,
+    create_api_user,
+    create_bucket,
+    gunicorn,
+    manage,
+    site_env,
+    temporary_database,
+)
+from ml.registry import activate
 
 USERNAME, PASSWORD = "serving", "a-long-serving-test-password-7"
 
@@ -59,7 +68,7 @@ def serving_stack(
     *,
     s3_endpoint: str,
     database_port: int | None = None,
-    config: Path = bench_serve.GUNICORN_CONFIG,
+    config: Path = GUNICORN_CONFIG,
     workers: int = 1,
     **env: str,
 ) -> Iterator[Stack]:
@@ -68,21 +77,21 @@ def serving_stack(
     `database_port` points the site at a proxy in front of PostgreSQL instead of PostgreSQL.
     """
     with ExitStack() as cleanup:
-        database = cleanup.enter_context(bench_serve.temporary_database(admin_database()))
-        bucket = bench_serve.create_bucket(s3_endpoint)
-        bench_serve.activate_model(tmp, model_dir)
+        database = cleanup.enter_context(temporary_database(admin_database()))
+        bucket = create_bucket(s3_endpoint)
+        activate(model_dir=model_dir, models_root=tmp / "models")  # the served model
         site_database = (
             psycopg.conninfo.make_conninfo(database, port=str(database_port))
             if database_port
             else database
         )
-        site = bench_serve.site_env(
+        site = site_env(
             database=site_database, s3_endpoint=s3_endpoint, bucket=bucket, data_dir=tmp, **env
         )
-        bench_serve.manage(site, "migrate", "--noinput")
-        token = bench_serve.create_api_user(site, USERNAME, PASSWORD)
+        manage(site, "migrate", "--noinput")
+        token = create_api_user(site, USERNAME, PASSWORD)
         master, base_url = cleanup.enter_context(
-            bench_serve.gunicorn(site, log=tmp / "gunicorn.log", workers=workers, config=config)
+            gunicorn(site, log=tmp / "gunicorn.log", workers=workers, config=config)
         )
         yield Stack(base_url, token, database, s3_endpoint, bucket, master.pid)
 

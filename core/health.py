@@ -2,6 +2,9 @@
 
 Both are plain Django views (no session, no auth) that answer JSON. They are exempt from the SSL
 redirect (`SECURE_REDIRECT_EXEMPT`) so an internal load balancer can probe over HTTP.
+
+`/readyz` runs the database and storage checks of this module and the checks other apps
+register from their `AppConfig.ready()` (`register_check`), so core knows no app of the site.
 """
 
 from __future__ import annotations
@@ -16,26 +19,16 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from classifier.predictor import get_predictor
+logger = logging.getLogger("birdsite.health")
 
-logger = logging.getLogger(__name__)
-
-
-@never_cache
-@require_GET
-def healthz(request: HttpRequest) -> JsonResponse:
-    """Liveness: no database or storage call, so a database outage does not restart workers."""
-    return JsonResponse({"status": "ok"})
+# A readiness check returns a short detail ("ok", "ok: <version>") or raises when not ready.
+ReadinessCheck = Callable[[], str]
 
 
 def _database() -> str:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return "ok"
-
-
-def _model() -> str:
-    return f"ok: {get_predictor().version}"
 
 
 def _storage() -> str:
@@ -47,19 +40,32 @@ def _storage() -> str:
     return "ok"
 
 
-CHECKS: dict[str, Callable[[], str]] = {
-    "database": _database,
-    "model": _model,
-    "storage": _storage,
-}
+CHECKS: dict[str, ReadinessCheck] = {"database": _database, "storage": _storage}
+
+
+def register_check(*, name: str, check: ReadinessCheck) -> None:
+    """Make `/readyz` run `check` under `name`; a name belongs to one check only."""
+    registered = CHECKS.setdefault(name, check)
+    if registered is not check:
+        raise ValueError(f"the readiness check {name!r} is already registered")
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Liveness: no database or storage call, so a database outage does not restart workers."""
+    return JsonResponse({"status": "ok"})
 
 
 @never_cache
 @require_GET
 def readyz(request: HttpRequest) -> JsonResponse:
-    """Readiness: 200 when every dependency answers, else 503; the body says which failed."""
+    """Readiness: 200 when every check passes, else 503; the body says which failed.
+
+    Checks are reported in name order, whatever order the apps registered them in.
+    """
     results: dict[str, dict[str, str | bool]] = {}
-    for name, check in CHECKS.items():
+    for name, check in sorted(CHECKS.items()):
         try:
             results[name] = {"ok": True, "detail": check()}
         except Exception as error:  # any failure means "not ready", never a 500

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from django.core.management import call_command
 
-from .conftest import admin_database
+from tests.support.serving_stack import admin_database
 
 pytestmark = pytest.mark.slow
 

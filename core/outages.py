@@ -5,6 +5,9 @@ which itself must touch no database). Views' exceptions are caught in `process_e
 outage raised by another middleware (a session save, say) has already been turned into a 500 by
 Django when it reaches us, so a `got_request_exception` receiver marks the request and
 `__call__` swaps that 500 for the 503.
+
+Services raise `StorageUnavailable` when photo storage fails; database outages are Django's own
+`OperationalError` / `InterfaceError`.
 """
 
 from __future__ import annotations
@@ -20,11 +23,23 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
-from classifier.uploads import StorageUnavailable
-
 logger = logging.getLogger("birdsite.outages")
 
 RETRY_AFTER_SECONDS = 10
+
+
+class StorageUnavailable(Exception):
+    """Photo storage (S3) cannot be reached; nothing was saved. Answered with 503."""
+
+    status_code = 503
+    message = "Photo storage is unavailable right now. Please try again in a few minutes."
+
+    def __init__(self, message: str | None = None) -> None:
+        if message:
+            self.message = message
+        super().__init__(self.message)
+
+
 MESSAGES = {
     "database": "The database is unavailable right now. Please try again in a moment.",
     "storage": StorageUnavailable.message,
@@ -66,7 +81,7 @@ def _mark_outage(sender: object, request: HttpRequest | None = None, **kwargs: o
 class OutageMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
-        got_request_exception.connect(_mark_outage, dispatch_uid="birdsite.outages")
+        got_request_exception.connect(_mark_outage, dispatch_uid=__name__)
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)

@@ -1,0 +1,121 @@
+"""`tune_model`: Hyperopt TPE search of the head's parameters on cached features (`ml.tune`)."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ml import tune
+from ml.cli import CommandFailed, Log, progress_of
+from ml.config import data_dir
+from ml.data import DatasetError
+from ml.model_dir import ModelDir
+from ml.tune_store import RunError
+
+HELP = (
+    "Tune the classifier head with Hyperopt TPE on a stratified 20% hold-out of the train split "
+    "(cached features: seconds per trial). Every finished trial is saved at once "
+    "(RUN_DIR/trials.jsonl and the Trials pickle): --resume RUN_DIR continues a killed run to "
+    "--trials in total. At the end the best parameters are trained into RUN_DIR/best/<version>/ "
+    "and RUN_DIR/report/ holds the figures and report.md."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data", type=Path, help="data set folder (BIRDS-525 layout); new runs only"
+    )
+    parser.add_argument(
+        "--trials", type=int, required=True, help="total number of trials of the run"
+    )
+    parser.add_argument(
+        "--resume", type=Path, default=None, metavar="RUN_DIR", help="continue this run"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="RUN_DIR",
+        help="new run folder (default: <data dir>/tuning/<time>)",
+    )
+    parser.add_argument(
+        "--per-class",
+        type=int,
+        default=None,
+        help="tune on this many train photos per species (as `subsample`)",
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-train", action="store_true", help="skip training the best parameters")
+    parser.add_argument(
+        "--save-defaults",
+        action="store_true",
+        help=(
+            "also train the built-in (untuned) defaults the same way and, only if the best "
+            "parameters beat them on the data set's held-out split (weighted F1), write them to "
+            "ml/tuned_params.json (train_model's defaults)"
+        ),
+    )
+
+
+def run(options: dict[str, Any], log: Log) -> None:
+    if options["trials"] < 1:
+        raise CommandFailed("--trials must be at least 1")
+    if options["resume"] and (options["out"] or options["data"]):
+        raise CommandFailed("--resume takes the run folder; --out and --data are for new runs")
+    run_dir = (
+        options["resume"]
+        or options["out"]
+        or (data_dir() / "tuning" / datetime.now().strftime("%Y%m%d-%H%M%S"))
+    )
+    progress = progress_of(options)
+    try:
+        store, trials, settings = tune.start_or_resume(
+            run_dir=run_dir,
+            data=options["data"],
+            per_class=options["per_class"],
+            seed=options["seed"],
+            resume=options["resume"] is not None,
+            command="tune_model " + shlex.join(sys.argv[2:]),
+        )
+        log(f"run {run_dir}: {len(trials.trials)} trials done, going to {options['trials']}")
+        result = tune.run_search(store, trials, settings, options["trials"], progress)
+    except (RunError, DatasetError, ValueError) as exc:
+        raise CommandFailed(str(exc)) from exc
+    best = tune.best_record(store)
+    log(
+        f"{result.ran} trials in {result.seconds:.0f} s; best trial {best['tid']}: "
+        f"loss {best['loss']:.4f} {best['metrics']}"
+    )
+    log(f"best parameters: {best['params']}")
+    best_dir, best_metrics = None, None
+    if not options["no_train"]:
+        log(f"training the best parameters into {run_dir / 'best'} (train_model)")
+        best_dir = tune.train_best(settings, best["params"], run_dir / "best", progress)
+        best_metrics = ModelDir.open(path=best_dir).metrics
+    log(f"report: {tune.write_report(store, best_dir, best_metrics)}")
+    if options["save_defaults"]:
+        if best_metrics is None:
+            raise CommandFailed("--save-defaults compares trained models: drop --no-train")
+        log("training the built-in (untuned) defaults for comparison")
+        untuned = tune.untuned_metrics(settings, run_dir / "untuned", progress)
+        log(
+            f"held-out weighted F1: tuned {best_metrics.get('weighted_f1')}, "
+            f"untuned {untuned.get('weighted_f1')}"
+        )
+        if not tune.tuned_wins(best_metrics, untuned):
+            log(
+                f"the tuned parameters do not beat the untuned ones: {tune.TUNED_PARAMS} "
+                "left as it is"
+            )
+            return
+        tune.write_tuned_params(
+            best["params"],
+            command=settings["command"],
+            objective=best["loss"],
+            notes={"train_model_metrics": best_metrics, "untuned_metrics": untuned},
+        )
+        log(f"wrote {tune.TUNED_PARAMS}")
