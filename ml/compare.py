@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ml.evaluate import evaluate
+from ml.litert import LiteRTModel
 from ml.metrics import METRIC_KEYS
 from ml.model_dir import ModelDir
 
@@ -19,8 +20,6 @@ def directory_bytes(folder: Path) -> int:
 
 def tflite_parameter_count(path: Path) -> int:
     """Weights in a TFLite file: elements of its constant tensors (those with a buffer)."""
-    from ml.litert import LiteRTModel
-
     interpreter = LiteRTModel(path, num_threads=1).interpreter
     count = 0
     for detail in interpreter.get_tensor_details():

@@ -33,6 +33,7 @@ from ml.constants import BIRD_MAP_SIDE, FEATURES
 from ml.finder import Finder
 from ml.imagenet import bird_mass
 from ml.images import ImageRejected, load_photo, view_pixels
+from ml.litert import LiteRTModel
 
 FULL_POLICY = "full"
 SHARD_IMAGES = 4096  # flush the cache every so many new images: an interrupted run keeps them
@@ -166,8 +167,6 @@ class Extractor:
         num_threads: int | None = None,
         workers: int | None = None,
     ) -> None:
-        from ml.litert import LiteRTModel
-
         self.id = backbone_id(tflite, kind)
         self.workers = max(1, workers or os.cpu_count() or 1)
         self.num_threads = num_threads or 1

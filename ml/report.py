@@ -401,7 +401,6 @@ def write_evaluation(
     out: Path,
     evaluation: Evaluation,
     predictions: Predictions,
-    names: Sequence[str],
     model_dir: Path,
     data: Path,
     split: str,
@@ -409,7 +408,7 @@ def write_evaluation(
     """The report folder of an evaluation: metrics.json (exactly `METRIC_KEYS`), per-species and
     confusion CSVs, figures, report.md (and open_set.json with photos of unknown species).
     Returns report.md's path."""
-    out = Path(out)
+    out, names = Path(out), evaluation.names
     out.mkdir(parents=True, exist_ok=True)
     write_bytes(
         path=out / "per_species.csv",

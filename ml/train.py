@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ml import calibration
+from ml.backbone import feature_model
 from ml.calibration import verdict_of
 from ml.config import models_dir
 from ml.data import Dataset, DatasetError, Sample
@@ -446,8 +447,6 @@ def train_model(
     head, history = fit_head(data, params, seed, verbose=2 if progress else 0)
     cal, metrics = calibrate(head, data)
     metrics["training_seconds"] = round(time.perf_counter() - started, 1)
-
-    from ml.backbone import feature_model
 
     serving = serving_model(
         feature_model(extractor.id.split("-")[0]),

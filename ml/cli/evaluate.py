@@ -55,7 +55,6 @@ def run(options: dict[str, Any], log: Log) -> None:
             out=out,
             evaluation=evaluation,
             predictions=predictions,
-            names=evaluation.names,
             model_dir=model_dir,
             data=data,
             split=split,

@@ -9,9 +9,14 @@ from django.core.management.base import BaseCommand, CommandError
 
 from classifier.predictor import active_model_dir
 from classifier.promotion import PromotionError, activate_model, default_operator
+from ml.backbone import ensure_backbone
 from ml.cli.arguments import add_sources_arguments
 from ml.config import shared_data_dir
+from ml.data import DatasetError, read_name_map
+from ml.finder_fit import current_finder, fit_finder, save_finder, saved_finder
+from ml.model import load_params
 from ml.model_dir import ModelDirError
+from ml.train import train_model
 
 # BIRDS-525 is the catalogue; the natural photos of its species in cub100 and field are added
 DEFAULT_DATA = ("birds525", "cub100", "field")
@@ -37,8 +42,6 @@ class Command(BaseCommand):
         parser.add_argument("--params", help="JSON file of head/training parameters")
 
     def handle(self, *args, data, names, hold_out, params, **options):
-        from ml.backbone import ensure_backbone
-
         for made in ensure_backbone("lite0").made:
             self.stdout.write(f"Backbone: made {made}")
         active = active_model_dir()
@@ -53,11 +56,6 @@ class Command(BaseCommand):
                 )
             )
             return
-        from ml.data import DatasetError, read_name_map
-        from ml.finder_fit import current_finder, fit_finder, save_finder, saved_finder
-        from ml.model import load_params
-        from ml.train import train_model
-
         field = shared_data_dir() / "field"
         if saved_finder() is None and (field / "train").is_dir():
             finder, report = fit_finder(field, "train", crops_root=shared_data_dir() / "cub100")
