@@ -19,11 +19,10 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
 import pytest
 import requests
 
-from benchmarks.stack import free_port, wait_for_port
+from benchmarks.stack import database_url, free_port, temporary_database, wait_for_port
 from tests.conftest import REPO, S3_CREDENTIALS, bucket_keys, which
 from tests.deploy import files
 
@@ -59,14 +58,8 @@ class Deployment:
 @pytest.fixture(scope="module")
 def database() -> Iterator[str]:
     """A fresh PostgreSQL database for this module, dropped afterwards."""
-    name = f"birdsite_deploy_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(POSTGRES, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield POSTGRES.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with psycopg.connect(POSTGRES, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    with temporary_database(POSTGRES) as conninfo:
+        yield database_url(conninfo)
 
 
 def start(stack: ExitStack, command: list[str], *, env: dict[str, str], log: Path) -> None:
@@ -135,7 +128,7 @@ def deployment(
     assert result.returncode == 0, result.stdout + result.stderr
 
     with ExitStack() as stack:
-        start(stack, files.web_command(), env=env, log=logs / "gunicorn.log")
+        start(stack, files.image_command("web"), env=env, log=logs / "gunicorn.log")
         wait_for_port(gunicorn_port, timeout=60)
         conf = files.local_nginx(
             root / "nginx",
