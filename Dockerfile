@@ -46,8 +46,9 @@ USER 10001
 # Convert the ImageNet backbone once, from the PyPI package installed above, into the image
 # (/srv/birdsite/backbone); the feature cache and the models are volumes.
 RUN DJANGO_SECRET_KEY=image-build-only python manage.py build_backbone
-# Train the default model from the data set mounted at /data and make it active if none is.
-CMD ["python", "manage.py", "setup_classifier", "--data", "/data"]
+# Load the species and train the default model from the data set mounted at /data, and make it
+# active if none is.
+CMD ["deploy/train.sh"]
 
 FROM base AS web
 COPY --from=source /app /app

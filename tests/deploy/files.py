@@ -64,9 +64,9 @@ def stage_chain(instructions: list[Instruction], stage: str) -> list[str]:
     return chain
 
 
-def web_command() -> list[str]:
-    """The web image's command line (its CMD), as the smoke test runs it."""
-    (cmd,) = [i for i in dockerfile() if i.stage == "web" and i.keyword == "CMD"]
+def image_command(stage: str) -> list[str]:
+    """An image's command line (its CMD), as the smoke test runs the web one."""
+    (cmd,) = [i for i in dockerfile() if i.stage == stage and i.keyword == "CMD"]
     return cmd.exec_form()
 
 

@@ -111,7 +111,7 @@ def test_images_install_the_requirement_files_of_scripts_setup() -> None:
 
 
 def test_web_runs_gunicorn_with_the_deploy_config_and_has_a_healthcheck() -> None:
-    command = files.web_command()
+    command = files.image_command("web")
     assert command[0] == "gunicorn"
     assert command[command.index("--config") + 1] == "deploy/gunicorn.conf.py"
     assert command[-1] == "birdsite.wsgi:application"
@@ -173,6 +173,11 @@ def test_compose_services_and_their_wiring() -> None:
     assert services["migrate"]["command"] == ["deploy/release.sh"]
     assert services["cleanup"]["command"] == ["deploy/cleanup-loop.sh"]
     assert services["trainer"]["profiles"] == ["trainer"]
+    # the trainer's first run: the species first, or the new model would not be activated
+    assert "command" not in services["trainer"]
+    assert files.image_command("trainer") == ["deploy/train.sh"]
+    steps = re.findall(r"manage\.py (\w+)", (files.DEPLOY / "train.sh").read_text())
+    assert steps == ["load_species", "setup_classifier"]
     assert services["trainer"]["build"]["target"] == "trainer"
     assert services["web"]["build"]["target"] == "web"
     assert set(config["volumes"]) == {"pgdata", "s3data", "static", "models", "features"}
