@@ -11,8 +11,14 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
 from accounts.forms import DeleteAccountForm, SignUpForm
-from accounts.ratelimit import client_address, is_limited, record_attempt
-from accounts.services import delete_account
+from accounts.ratelimit import client_address
+from accounts.services import (
+    TooManyAttempts,
+    check_login_allowed,
+    count_signup_attempt,
+    delete_account,
+    record_failed_login,
+)
 
 
 def _safe_next(request: HttpRequest) -> str:
@@ -25,28 +31,25 @@ def _safe_next(request: HttpRequest) -> str:
 
 
 def _too_many_attempts(request: HttpRequest, template: str, form) -> HttpResponse:
-    form.add_error(None, "Too many attempts. Please wait a few minutes and try again.")
+    form.add_error(None, TooManyAttempts.message)
     return render(request, template, {"form": form, "next": _safe_next(request)}, status=429)
 
 
 class LoginView(auth_views.LoginView):
-    """Django's log-in, with failed attempts limited per client address in the shared cache."""
+    """Django's log-in, with failed attempts limited per client address (accounts.services)."""
 
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
 
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        identity = client_address(request)
-        if is_limited(scope="login", identity=identity, limit=settings.LOGIN_RATE_LIMIT):
+        try:
+            check_login_allowed(client=client_address(request))
+        except TooManyAttempts:
             return _too_many_attempts(request, self.template_name, self.get_form())
         return super().post(request, *args, **kwargs)
 
     def form_invalid(self, form) -> HttpResponse:
-        record_attempt(
-            scope="login",
-            identity=client_address(self.request),
-            window_seconds=settings.RATE_LIMIT_WINDOW,
-        )
+        record_failed_login(client=client_address(self.request))
         return super().form_invalid(form)
 
 
@@ -56,10 +59,10 @@ def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect(_safe_next(request) or settings.LOGIN_REDIRECT_URL)
     if request.method == "POST":
-        identity = client_address(request)
-        if is_limited(scope="signup", identity=identity, limit=settings.SIGNUP_RATE_LIMIT):
+        try:
+            count_signup_attempt(client=client_address(request))
+        except TooManyAttempts:
             return _too_many_attempts(request, template, SignUpForm(request.POST))
-        record_attempt(scope="signup", identity=identity, window_seconds=settings.RATE_LIMIT_WINDOW)
         form = SignUpForm(request.POST)
         if form.is_valid():
             user = form.save()

@@ -14,6 +14,8 @@ import botocore.config
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from ml.config import data_dir, models_dir
+
 
 def env_bool(name: str, default: bool) -> bool:
     value = os.environ.get(name)
@@ -34,8 +36,8 @@ def env_int(name: str, default: int) -> int:
 # --- Paths -------------------------------------------------------------------------------------
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Build outputs (database file, media, backbone, features, models) live here; gitignored.
-DATA_DIR = Path(os.environ.get("BIRDSITE_DATA_DIR") or BASE_DIR / "var")
-MODELS_DIR = DATA_DIR / "models"
+DATA_DIR = data_dir()  # BIRDSITE_DATA_DIR; one owner for the site and the pipeline
+MODELS_DIR = models_dir()
 
 # --- Core --------------------------------------------------------------------------------------
 DEBUG = env_bool("DJANGO_DEBUG", False)

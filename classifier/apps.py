@@ -8,7 +8,7 @@ from core import health
 def model_readiness() -> str:
     """Ready when the active model loads; the detail names its version."""
     # Imported at the first probe: loading the app must not pull in PIL, NumPy and the ml package.
-    from classifier.predictor import get_predictor
+    from classifier.active_model import get_predictor
 
     return f"ok: {get_predictor().version}"
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from decimal import Decimal
 
 from django import forms
-from django.utils import timezone
 
 from classifier.models import Species, Visibility
-from classifier.selectors import Suggestion, find_species
+from classifier.selectors.gallery import find_species
+from classifier.selectors.identification import SuggestedSpecies
 
 OTHER_SPECIES = "__other__"
 UNKNOWN_SPECIES = "__unknown__"
@@ -69,7 +68,7 @@ class SightingForm(forms.Form):
         help_text="Public sightings show others the species, date and an approximate place.",
     )
 
-    def __init__(self, *args, suggestions: list[Suggestion], **kwargs) -> None:
+    def __init__(self, *args, suggestions: list[SuggestedSpecies], **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.suggestions = suggestions
         self.fields["species_choice"].choices = [
@@ -79,19 +78,13 @@ class SightingForm(forms.Form):
         ]
 
     @classmethod
-    def initial_species(cls, species: Species | None, suggestions: list[Suggestion]) -> dict:
+    def initial_species(cls, species: Species | None, suggestions: list[SuggestedSpecies]) -> dict:
         """Initial values selecting `species` among the choices (or typed in as another one)."""
         if species is None:
             return {"species_choice": UNKNOWN_SPECIES}
         if any(s.name == species.name for s in suggestions):
             return {"species_choice": species.name}
         return {"species_choice": OTHER_SPECIES, "other_species": species.display_name}
-
-    def clean_observed_at(self):
-        observed_at = self.cleaned_data["observed_at"]
-        if observed_at > timezone.now() + timedelta(days=1):
-            raise forms.ValidationError("The date is in the future.")
-        return observed_at
 
     def clean(self) -> dict:
         data = super().clean()

@@ -203,6 +203,11 @@ class PlaceMixin(models.Model):
         ]
 
 
+def verdict_is_known(*, name: str) -> models.CheckConstraint:
+    """The database refuses a verdict the classifier never gives (pending photos and sightings)."""
+    return models.CheckConstraint(condition=Q(verdict__in=Verdict.values), name=name)
+
+
 class PendingPhoto(BoxMixin, PlaceMixin):
     """A photo identified but not saved yet; the cleanup command removes abandoned ones.
 
@@ -223,7 +228,11 @@ class PendingPhoto(BoxMixin, PlaceMixin):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
-        constraints = [*PlaceMixin.Meta.constraints, *BoxMixin.Meta.constraints]
+        constraints = [
+            *PlaceMixin.Meta.constraints,
+            *BoxMixin.Meta.constraints,
+            verdict_is_known(name="classifier_pendingphoto_verdict_valid"),
+        ]
 
     def __str__(self) -> str:
         return f"Pending photo {self.id}"
@@ -261,9 +270,7 @@ class Sighting(BoxMixin, PlaceMixin):
                 | Q(latitude__isnull=False, longitude__isnull=False),
                 name="classifier_sighting_lat_lon_together",
             ),
-            models.CheckConstraint(
-                condition=Q(verdict__in=Verdict.values), name="classifier_sighting_verdict_valid"
-            ),
+            verdict_is_known(name="classifier_sighting_verdict_valid"),
             models.CheckConstraint(
                 condition=Q(visibility__in=Visibility.values),
                 name="classifier_sighting_visibility_valid",

@@ -6,7 +6,7 @@ serving makes), refuses a model whose species are not all in the Species table, 
 `active` link (`ml.registry.activate`: an atomic symlink swap in `MODELS_DIR`; `previous` keeps
 the one served before) and records the switch in `ModelPromotion`. A rollback activates
 `previous`, so the model rolled back from becomes `previous` in turn. Running workers pick the
-new model up without a restart: `classifier.predictor.get_predictor()` re-reads where `active`
+new model up without a restart: `classifier.active_model.get_predictor()` re-reads where `active`
 points every few seconds and loads the new model directory when it changed.
 """
 

@@ -1,18 +1,23 @@
-"""Stored files follow their rows: deleted only once the deleting transaction commits.
+"""Stored files follow their rows, and a visitor's photos follow them into their account.
 
-Cascades (account deletion, species removal) send post_delete for every row too, so no
-photo outlives its row and no row loses its photo to a rolled-back delete.
+Files are deleted only once the deleting transaction commits. Cascades (account deletion,
+species removal) send post_delete for every row too, so no photo outlives its row and no row
+loses its photo to a rolled-back delete. At log-in and sign-up (both send `user_logged_in`), the
+photos this browser identified anonymously become the account's.
 """
 
 from __future__ import annotations
 
 from functools import partial
 
+from django.contrib.auth.signals import user_logged_in
 from django.db import transaction
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
+from classifier.browser_session import pending_ids
 from classifier.models import PendingPhoto, Sighting, SpeciesPhoto
+from classifier.services.identification import claim_pending_photos
 
 
 def delete_stored_file(file_field) -> None:
@@ -29,3 +34,9 @@ def _delete_photo_after_commit(sender, instance, **kwargs) -> None:
 @receiver(post_delete, sender=SpeciesPhoto, dispatch_uid="species_photo_cleanup")
 def _delete_species_photo_after_commit(sender, instance, **kwargs) -> None:
     transaction.on_commit(partial(delete_stored_file, instance.image))
+
+
+@receiver(user_logged_in, dispatch_uid="claim_pending_photos")
+def _claim_this_browsers_photos(sender, request, user, **kwargs) -> None:
+    if request is not None and hasattr(request, "session"):
+        claim_pending_photos(owner=user, pending_ids=pending_ids(request.session))

@@ -1,14 +1,17 @@
-"""Site pages: thin views over classifier.services (writes) and classifier.selectors (reads)."""
+"""Site pages: thin views over classifier.services (writes) and classifier.selectors (reads);
+a selector's None becomes the site's 404 page here."""
 
 from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import TypeVar
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -17,17 +20,32 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from classifier import selectors, services
+from classifier.active_model import ClassifierUnavailable, get_predictor
+from classifier.browser_session import forget_pending, pending_ids, remember_pending
 from classifier.forms import SightingFilterForm, SightingForm
-from classifier.models import BoxMixin, PendingPhoto, Species, Verdict
-from classifier.predictor import ClassifierUnavailable, get_predictor
+from classifier.models import PendingPhoto, Species, Verdict
+from classifier.selectors.gallery import get_species, public_sightings_of, species_catalogue
+from classifier.selectors.identification import (
+    SuggestedSpecies,
+    get_pending_photo,
+    suggestions_with_species,
+)
+from classifier.selectors.sightings import (
+    EXPORT_COLUMNS,
+    export_rows,
+    get_owned_sighting,
+    get_visible_sighting,
+    place_for_viewer,
+    sightings_for_owner,
+)
+from classifier.services import identification, sightings
 from classifier.uploads import UploadRejected, read_upload
-from core.outages import StorageUnavailable
+from core.storage import StorageUnavailable, photo_url
 
-# Ids of the photos this browser identified; session data survives the key change at log-in.
-SESSION_PENDING_IDS = "pending_photo_ids"
 SPECIES_PER_PAGE = 24
 SIGHTINGS_PER_PAGE = 20
+
+T = TypeVar("T")
 
 
 def _classifier_ready() -> bool:
@@ -38,14 +56,24 @@ def _classifier_ready() -> bool:
     return True
 
 
-def _remember_pending(request: HttpRequest, pending: PendingPhoto) -> None:
-    ids = request.session.get(SESSION_PENDING_IDS, [])
-    request.session[SESSION_PENDING_IDS] = [*ids[-9:], str(pending.pk)]
+def _found(value: T | None, message: str) -> T:
+    """What a selector found, or the site's 404 page."""
+    if value is None:
+        raise Http404(message)
+    return value
 
 
-def _forget_pending(request: HttpRequest, pending_id: str) -> None:
-    ids = request.session.get(SESSION_PENDING_IDS, [])
-    request.session[SESSION_PENDING_IDS] = [i for i in ids if i != pending_id]
+def _pending_or_404(request: HttpRequest, pk) -> PendingPhoto:
+    pending = get_pending_photo(
+        pk=pk, user=request.user, session_pending_ids=pending_ids(request.session)
+    )
+    return _found(pending, "This photo is no longer waiting to be saved.")
+
+
+def _add_service_errors(form: SightingForm, error: ValidationError) -> None:
+    """Show a service's refusal on the form: on the field it names, else above the form."""
+    for field, field_messages in error.message_dict.items():
+        form.add_error(field if field in form.fields else None, field_messages)
 
 
 def _identify_page(
@@ -74,28 +102,27 @@ def identify(request: HttpRequest) -> HttpResponse:
         data = read_upload(upload=request.FILES.get("photo"))
         if not request.session.session_key:
             request.session.save()
-        pending = services.identify_photo(
+        pending = identification.identify_photo(
             data=data,
             owner=request.user if request.user.is_authenticated else None,
             session_key=request.session.session_key,
         )
     except (UploadRejected, ClassifierUnavailable, StorageUnavailable) as error:
         return _identify_page(request, error=error)
-    _remember_pending(request, pending)
+    remember_pending(request.session, pending)
     return redirect("classifier:pending_photo", pk=pending.pk)
 
 
 @require_http_methods(["GET", "POST"])
 def pending_photo(request: HttpRequest, pk) -> HttpResponse:
-    """The suggestions for an identified photo, and the form that keeps it as a sighting."""
-    pending = selectors.get_pending_photo(
-        pk=pk, user=request.user, session_pending_ids=request.session.get(SESSION_PENDING_IDS, [])
-    )
+    """The suggestions for an identified photo, and the form that keeps it as a sighting.
+
+    A GET writes nothing: a visitor's photo becomes theirs when they log in or sign up
+    (classifier.signals), or when they save it."""
+    pending = _pending_or_404(request, pk)
     if request.method == "POST" and not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
-    if request.user.is_authenticated:
-        services.claim_pending_photo(pending=pending, owner=request.user)
-    suggestions = selectors.suggestions_with_species(suggestions=pending.suggestions)
+    suggestions = suggestions_with_species(suggestions=pending.suggestions)
     form = SightingForm(
         request.POST or None,
         suggestions=suggestions,
@@ -104,14 +131,16 @@ def pending_photo(request: HttpRequest, pk) -> HttpResponse:
     status = 200 if request.method == "GET" else 400
     if request.method == "POST" and form.is_valid():
         try:
-            sighting = services.save_pending_photo(
+            sighting = sightings.save_pending_photo(
                 pending=pending, owner=request.user, **form.sighting_fields()
             )
+        except ValidationError as error:
+            _add_service_errors(form, error)
         except StorageUnavailable as error:
             messages.error(request, error.message)
             status = error.status_code
         else:
-            _forget_pending(request, str(pk))
+            forget_pending(request.session, str(pk))
             messages.success(request, "Sighting saved to your log.")
             return redirect("classifier:sighting_detail", pk=sighting.pk)
     return _pending_page(request, pending, form=form, suggestions=suggestions, status=status)
@@ -120,17 +149,15 @@ def pending_photo(request: HttpRequest, pk) -> HttpResponse:
 @require_POST
 def reidentify_pending_photo(request: HttpRequest, pk) -> HttpResponse:
     """'Identify this part': the stored photo again, on the box the person drew (no upload)."""
-    pending = selectors.get_pending_photo(
-        pk=pk, user=request.user, session_pending_ids=request.session.get(SESSION_PENDING_IDS, [])
-    )
+    pending = _pending_or_404(request, pk)
     try:
-        services.reidentify_pending_photo(pending=pending, box=request.POST.get("box", ""))
+        identification.reidentify_pending_photo(pending=pending, box=request.POST.get("box", ""))
     except PendingPhoto.DoesNotExist as error:
         raise Http404("This photo is no longer waiting to be saved.") from error
     except (UploadRejected, ClassifierUnavailable, StorageUnavailable) as error:
         messages.error(request, error.message)
         pending.refresh_from_db()
-        suggestions = selectors.suggestions_with_species(suggestions=pending.suggestions)
+        suggestions = suggestions_with_species(suggestions=pending.suggestions)
         form = SightingForm(suggestions=suggestions, initial=_pending_initial(pending, suggestions))
         return _pending_page(
             request, pending, form=form, suggestions=suggestions, status=error.status_code
@@ -144,7 +171,7 @@ def _pending_page(
     pending: PendingPhoto,
     *,
     form: SightingForm,
-    suggestions: list[selectors.Suggestion],
+    suggestions: list[SuggestedSpecies],
     status: int,
 ) -> HttpResponse:
     return render(
@@ -152,7 +179,7 @@ def _pending_page(
         "classifier/pending_photo.html",
         {
             "pending": pending,
-            "photo_url": selectors.photo_url(file=pending.photo),
+            "photo_url": photo_url(file=pending.photo),
             "suggestions": suggestions,
             "form": form,
             "species_names": Species.objects.order_by("name"),
@@ -171,7 +198,7 @@ def _pending_page(
     )
 
 
-def _pending_initial(pending: PendingPhoto, suggestions: list[selectors.Suggestion]) -> dict:
+def _pending_initial(pending: PendingPhoto, suggestions: list[SuggestedSpecies]) -> dict:
     top = suggestions[0].species if suggestions and pending.verdict == Verdict.BIRD else None
     observed_at = timezone.localtime(pending.taken_at or timezone.now())
     return {
@@ -184,11 +211,9 @@ def _pending_initial(pending: PendingPhoto, suggestions: list[selectors.Suggesti
 
 @require_POST
 def discard_pending_photo(request: HttpRequest, pk) -> HttpResponse:
-    pending = selectors.get_pending_photo(
-        pk=pk, user=request.user, session_pending_ids=request.session.get(SESSION_PENDING_IDS, [])
-    )
-    services.discard_pending_photo(pending=pending)
-    _forget_pending(request, str(pk))
+    pending = _pending_or_404(request, pk)
+    identification.discard_pending_photo(pending=pending)
+    forget_pending(request.session, str(pk))
     messages.success(request, "The photo was discarded.")
     return redirect("home")
 
@@ -225,7 +250,7 @@ def _readable_metrics(metrics: dict) -> dict[str, str]:
 @require_GET
 def species_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()[:100]
-    page = Paginator(selectors.species_catalogue(query=query), SPECIES_PER_PAGE).get_page(
+    page = Paginator(species_catalogue(query=query), SPECIES_PER_PAGE).get_page(
         request.GET.get("page")
     )
     return render(
@@ -237,11 +262,11 @@ def species_list(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def species_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    species = selectors.get_species(slug=slug)
+    species = _found(get_species(slug=slug), "No such species.")
     return render(
         request,
         "classifier/species_detail.html",
-        {"species": species, "sightings": selectors.public_sightings_of(species=species)},
+        {"species": species, "sightings": public_sightings_of(species=species)},
     )
 
 
@@ -250,13 +275,13 @@ def species_detail(request: HttpRequest, slug: str) -> HttpResponse:
 def sighting_list(request: HttpRequest) -> HttpResponse:
     filters = SightingFilterForm(request.GET or None)
     criteria = filters.cleaned_data if filters.is_valid() else {}
-    sightings = selectors.sightings_for_owner(
+    log = sightings_for_owner(
         owner=request.user,
         species=criteria.get("species"),
         date_from=criteria.get("date_from"),
         date_to=criteria.get("date_to"),
     )
-    page = Paginator(sightings, SIGHTINGS_PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(log, SIGHTINGS_PER_PAGE).get_page(request.GET.get("page"))
     query = {k: v for k, v in request.GET.items() if k != "page" and v}
     return render(
         request,
@@ -279,48 +304,9 @@ def sighting_export(request: HttpRequest) -> HttpResponse:
     stamp = timezone.localdate().isoformat()
     response["Content-Disposition"] = f'attachment; filename="birdsite-sightings-{stamp}.csv"'
     writer = csv.writer(response)
-    writer.writerow(
-        [
-            "id",
-            "observed_at",
-            "species",
-            "scientific_name",
-            "verdict",
-            "top_suggestion",
-            "top_probability",
-            "model_version",
-            "place_name",
-            "latitude",
-            "longitude",
-            "visibility",
-            "notes",
-            "created_at",
-            # the region the suggestions come from, in pixels of the original upright photo
-            *BoxMixin.FIELDS,
-        ]
-    )
-    for sighting in selectors.sightings_for_owner(owner=request.user):
-        top = sighting.suggestions[0] if sighting.suggestions else {}
-        writer.writerow(
-            _spreadsheet_safe(value)
-            for value in [
-                sighting.pk,
-                sighting.observed_at.isoformat(),
-                sighting.species.display_name if sighting.species else "",
-                sighting.species.scientific_name if sighting.species else "",
-                sighting.verdict,
-                top.get("species", ""),
-                top.get("probability", ""),
-                sighting.model_version,
-                sighting.place_name,
-                sighting.latitude if sighting.latitude is not None else "",
-                sighting.longitude if sighting.longitude is not None else "",
-                sighting.visibility,
-                sighting.notes,
-                sighting.created_at.isoformat(),
-                *(getattr(sighting, name) for name in BoxMixin.FIELDS),  # None -> ""
-            ]
-        )
+    writer.writerow(EXPORT_COLUMNS)
+    for row in export_rows(owner=request.user):
+        writer.writerow(_spreadsheet_safe(value) for value in row)
     return response
 
 
@@ -332,24 +318,24 @@ def _spreadsheet_safe(value):
 
 @require_GET
 def sighting_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    sighting = selectors.get_visible_sighting(user=request.user, pk=pk)
+    sighting = _found(get_visible_sighting(user=request.user, pk=pk), "No such sighting.")
     return render(
         request,
         "classifier/sighting_detail.html",
         {
             "sighting": sighting,
             "is_owner": sighting.owner_id == request.user.pk,
-            "place": selectors.place_for_viewer(sighting=sighting, user=request.user),
-            "photo_url": selectors.photo_url(file=sighting.photo),
-            "suggestions": selectors.suggestions_with_species(suggestions=sighting.suggestions),
+            "place": place_for_viewer(sighting=sighting, user=request.user),
+            "photo_url": photo_url(file=sighting.photo),
+            "suggestions": suggestions_with_species(suggestions=sighting.suggestions),
         },
     )
 
 
 @require_http_methods(["GET", "POST"])
 def sighting_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    sighting = selectors.get_owned_sighting(owner=request.user, pk=pk)
-    suggestions = selectors.suggestions_with_species(suggestions=sighting.suggestions)
+    sighting = _found(get_owned_sighting(owner=request.user, pk=pk), "No such sighting.")
+    suggestions = suggestions_with_species(suggestions=sighting.suggestions)
     form = SightingForm(
         request.POST or None,
         suggestions=suggestions,
@@ -364,15 +350,19 @@ def sighting_edit(request: HttpRequest, pk: int) -> HttpResponse:
         },
     )
     if request.method == "POST" and form.is_valid():
-        services.update_sighting(sighting=sighting, **form.sighting_fields())
-        messages.success(request, "Sighting updated.")
-        return redirect("classifier:sighting_detail", pk=sighting.pk)
+        try:
+            sightings.update_sighting(sighting=sighting, **form.sighting_fields())
+        except ValidationError as error:
+            _add_service_errors(form, error)
+        else:
+            messages.success(request, "Sighting updated.")
+            return redirect("classifier:sighting_detail", pk=sighting.pk)
     return render(
         request,
         "classifier/sighting_edit.html",
         {
             "sighting": sighting,
-            "photo_url": selectors.photo_url(file=sighting.photo),
+            "photo_url": photo_url(file=sighting.photo),
             "suggestions": suggestions,
             "form": form,
             "species_names": Species.objects.order_by("name"),
@@ -383,9 +373,9 @@ def sighting_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def sighting_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    sighting = selectors.get_owned_sighting(owner=request.user, pk=pk)
+    sighting = _found(get_owned_sighting(owner=request.user, pk=pk), "No such sighting.")
     if request.method == "POST":
-        services.delete_sighting(sighting=sighting)
+        sightings.delete_sighting(sighting=sighting)
         messages.success(request, "Sighting deleted.")
         return redirect("classifier:sighting_list")
     return render(request, "classifier/sighting_delete.html", {"sighting": sighting})

@@ -7,7 +7,8 @@ Django when it reaches us, so a `got_request_exception` receiver marks the reque
 `__call__` swaps that 500 for the 503.
 
 Services raise `StorageUnavailable` when photo storage fails; database outages are Django's own
-`OperationalError` / `InterfaceError`.
+`OperationalError` / `InterfaceError`. `OUTAGES` holds the one message and code of each kind:
+the API's exception handler answers with the same ones.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from botocore.exceptions import ConnectionError as BotoConnectionError
 from botocore.exceptions import HTTPClientError
@@ -23,26 +25,27 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
+from core.storage import StorageUnavailable
+
 logger = logging.getLogger("birdsite.outages")
 
 RETRY_AFTER_SECONDS = 10
 
 
-class StorageUnavailable(Exception):
-    """Photo storage (S3) cannot be reached; nothing was saved. Answered with 503."""
+@dataclass(frozen=True)
+class Outage:
+    """What a person and an app are told when a service we depend on is down."""
 
-    status_code = 503
-    message = "Photo storage is unavailable right now. Please try again in a few minutes."
-
-    def __init__(self, message: str | None = None) -> None:
-        if message:
-            self.message = message
-        super().__init__(self.message)
+    message: str
+    code: str
 
 
-MESSAGES = {
-    "database": "The database is unavailable right now. Please try again in a moment.",
-    "storage": StorageUnavailable.message,
+OUTAGES = {
+    "database": Outage(
+        message="The database is unavailable right now. Please try again in a moment.",
+        code="database_unavailable",
+    ),
+    "storage": Outage(message=StorageUnavailable.message, code="storage_unavailable"),
 }
 _MARK = "_birdsite_outage"
 
@@ -60,13 +63,15 @@ def outage_kind(exc: BaseException | None) -> str | None:
 
 def outage_response(request: HttpRequest, kind: str) -> HttpResponse:
     """The 503 itself: never touches the database (no user, no session, no context processors)."""
-    message = MESSAGES[kind]
+    outage = OUTAGES[kind]
     if request.path.startswith("/api/"):
         response: HttpResponse = JsonResponse(
-            {"detail": message, "code": f"{kind}_unavailable"}, status=503
+            {"detail": outage.message, "code": outage.code}, status=503
         )
     else:
-        response = HttpResponse(render_to_string("503.html", {"message": message}), status=503)
+        response = HttpResponse(
+            render_to_string("503.html", {"message": outage.message}), status=503
+        )
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
 

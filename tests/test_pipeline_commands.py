@@ -104,8 +104,8 @@ def quick_params(folder: Path) -> Path:
 def test_train_model_activate_checks_the_species_and_records_the_switch(
     shared_data: Path, settings, tmp_path
 ):
+    from classifier.active_model import active_model_dir
     from classifier.models import ModelPromotion
-    from classifier.predictor import active_model_dir
 
     settings.MODELS_DIR = tmp_path / "models"
     train = {
@@ -166,8 +166,8 @@ def isolated_data_dir(monkeypatch, settings, tmp_path) -> Path:
 def test_setup_classifier_activates_what_it_trains_through_the_species_check(
     shared_data: Path, isolated_data_dir: Path, settings, tmp_path, capsys
 ):
+    from classifier.active_model import active_model_dir
     from classifier.models import ModelPromotion
-    from classifier.predictor import active_model_dir
 
     catalogue = small_catalogue(shared_data, tmp_path / "catalogue", ACTIVATED_SPECIES)
     setup = {"data": [catalogue], "params": str(quick_params(tmp_path))}

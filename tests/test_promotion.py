@@ -91,18 +91,23 @@ def test_rollback_without_previous_model_is_refused(models_dir: Path) -> None:
     assert ModelPromotion.objects.count() == 1
 
 
+def refused_alike(folder: Path) -> str:
+    """Promotion and serving refuse `folder` with the same message (returned)."""
+    with pytest.raises(ModelDirError) as promoting:
+        activate_model(model_dir=folder, performed_by="alice")
+    with pytest.raises(ModelDirError) as serving:
+        Predictor.load(folder.resolve())
+    assert str(promoting.value) == str(serving.value)
+    return str(serving.value)
+
+
 @pytest.mark.parametrize("name", REQUIRED_FILES)
 def test_a_folder_serving_refuses_is_refused_with_the_same_error(
     models_dir: Path, name: str
 ) -> None:
     folder = fake_model_dir(models_dir, "v1", SPECIES)
     (folder / name).unlink()
-    with pytest.raises(ModelDirError) as promoting:
-        activate_model(model_dir=folder, performed_by="alice")
-    with pytest.raises(ModelDirError) as serving:
-        Predictor.load(folder.resolve())
-    assert str(promoting.value) == str(serving.value)
-    assert str(promoting.value).endswith(f"missing {name}")
+    assert refused_alike(folder).endswith(f"missing {name}")
     assert active_model_dir(models_root=models_dir) is None
     assert not ModelPromotion.objects.exists()
 
@@ -121,12 +126,7 @@ def test_a_real_model_without_its_calibration_is_refused_by_promotion_and_servin
     broken = models_dir / "broken"
     shutil.copytree(small_model_dir, broken, copy_function=os.link)
     (broken / CALIBRATION_FILE).unlink()
-    with pytest.raises(ModelDirError) as promoting:
-        activate_model(model_dir=broken, performed_by="bob")
-    with pytest.raises(ModelDirError) as serving:
-        Predictor.load(broken.resolve())
-    assert str(promoting.value) == str(serving.value)
-    assert CALIBRATION_FILE in str(serving.value)
+    assert CALIBRATION_FILE in refused_alike(broken)
     assert active_model_dir(models_root=models_dir) == complete.resolve()
     assert ModelPromotion.objects.count() == 1
 

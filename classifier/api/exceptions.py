@@ -9,16 +9,16 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import InterfaceError, OperationalError
 from rest_framework import status
-from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.exceptions import APIException, Throttled, ValidationError
 from rest_framework.fields import get_error_detail
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from accounts.services import InvalidCredentials, TooManyAttempts
 from classifier import boxes, uploads
-from classifier.predictor import ClassifierUnavailable
-from core.outages import StorageUnavailable
+from classifier.active_model import ClassifierUnavailable
+from core.outages import OUTAGES, RETRY_AFTER_SECONDS, outage_kind
 
 UPLOAD_CODES: dict[type[uploads.UploadRejected], str] = {
     uploads.MissingUpload: "required",
@@ -42,16 +42,17 @@ def as_api_exception(exc: Exception) -> Exception:
         error = APIException(exc.message, code=UPLOAD_CODES.get(type(exc), "invalid_upload"))
         error.status_code = exc.status_code
         return error
-    if isinstance(exc, DjangoValidationError):  # the services' model validation
+    if isinstance(exc, DjangoValidationError):  # the services' rules
         return ValidationError(get_error_detail(exc))
+    if isinstance(exc, InvalidCredentials):
+        return ValidationError({"non_field_errors": [exc.message]}, code="authorization")
+    if isinstance(exc, TooManyAttempts):
+        return Throttled(wait=exc.retry_after)
     if isinstance(exc, ClassifierUnavailable):
         return ServiceUnavailable(exc.message, code="classifier_unavailable")
-    if isinstance(exc, StorageUnavailable):
-        return ServiceUnavailable(exc.message, code="storage_unavailable")
-    if isinstance(exc, OperationalError | InterfaceError):
-        return ServiceUnavailable(
-            "The database is unavailable right now.", code="database_unavailable"
-        )
+    kind = outage_kind(exc)
+    if kind is not None:  # the same message and code as core.outages answers outside views
+        return ServiceUnavailable(OUTAGES[kind].message, code=OUTAGES[kind].code)
     return exc
 
 
@@ -65,6 +66,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     response = exception_handler(exc, context)
     if response is None:
         return None
+    if response.status_code == status.HTTP_503_SERVICE_UNAVAILABLE:
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     if isinstance(exc, APIException) and isinstance(exc.detail, dict | list):
         errors = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
         response.data = {"detail": "Invalid input.", "code": "invalid", "errors": errors}

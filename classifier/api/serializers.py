@@ -9,8 +9,11 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
-from classifier import selectors
 from classifier.models import MIN_BOX_SIDE, BoxSource, Sighting, Species, Verdict
+from classifier.selectors.gallery import find_species
+from classifier.selectors.identification import SuggestedSpecies, suggestions_with_species
+from classifier.selectors.sightings import Place, place_for_viewer
+from core import storage
 
 MAX_K = 20
 NULLABLE_NUMBER = {"type": "number", "format": "double", "nullable": True}
@@ -87,6 +90,13 @@ class UploadField(serializers.FileField):
         super().__init__(allow_empty_file=True, **kwargs)
 
 
+class TokenRequestSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(
+        max_length=4096, trim_whitespace=False, style={"input_type": "password"}
+    )
+
+
 class TokenSerializer(serializers.Serializer):
     token = serializers.CharField()
 
@@ -109,7 +119,7 @@ class SpeciesField(serializers.RelatedField):
         if value.isdigit() and len(value) < 19:  # fits a bigint: an id
             species = self.get_queryset().filter(pk=int(value)).first()
         else:
-            species = selectors.find_species(text=value)
+            species = find_species(text=value)
         if species is None:
             self.fail("does_not_exist", value=value[:100])
         return species
@@ -138,13 +148,13 @@ class SpeciesRefSerializer(serializers.ModelSerializer):
 
 
 class SuggestionSerializer(serializers.Serializer):
-    """One of the model's suggestions (a `selectors.Suggestion`)."""
+    """One of the model's suggestions (a `selectors.SuggestedSpecies`)."""
 
     species = serializers.SerializerMethodField()
     probability = serializers.FloatField()
 
     @extend_schema_field(SpeciesRefSerializer)
-    def get_species(self, suggestion: selectors.Suggestion) -> dict[str, Any]:
+    def get_species(self, suggestion: SuggestedSpecies) -> dict[str, Any]:
         species = suggestion.species or Species(name=suggestion.name)
         return SpeciesRefSerializer(species, context=self.context).data
 
@@ -175,7 +185,7 @@ class SightingListSerializer(serializers.ListSerializer):
     def to_representation(self, data: Any) -> list[dict[str, Any]]:
         sightings = list(data)
         joined = iter(
-            selectors.suggestions_with_species(
+            suggestions_with_species(
                 suggestions=[item for sighting in sightings for item in sighting.suggestions]
             )
         )
@@ -240,11 +250,11 @@ class SightingSerializer(serializers.ModelSerializer):
     def get_suggestions(self, sighting: Sighting) -> list[dict[str, Any]]:
         joined = self.context.get("suggestions", {}).get(sighting.pk)
         if joined is None:
-            joined = selectors.suggestions_with_species(suggestions=sighting.suggestions)
+            joined = suggestions_with_species(suggestions=sighting.suggestions)
         return SuggestionSerializer(joined, many=True, context=self.context).data
 
-    def _place(self, sighting: Sighting) -> selectors.Place:
-        return selectors.place_for_viewer(sighting=sighting, user=self.context["request"].user)
+    def _place(self, sighting: Sighting) -> Place:
+        return place_for_viewer(sighting=sighting, user=self.context["request"].user)
 
     def get_place_name(self, sighting: Sighting) -> str:
         return self._place(sighting).name
@@ -262,7 +272,7 @@ class SightingSerializer(serializers.ModelSerializer):
         return self._place(sighting).coarsened
 
     def get_photo_url(self, sighting: Sighting) -> str:
-        return selectors.photo_url(file=sighting.photo)
+        return storage.photo_url(file=sighting.photo)
 
 
 def _as_float(value: Decimal | None) -> float | None:
@@ -323,7 +333,7 @@ class SpeciesSerializer(SpeciesRefSerializer):
     def get_photo_url(self, species: Species) -> str:
         """The first sample photo (prefetched by the catalogue selector), or empty."""
         photos = list(species.photos.all()[:1])
-        return selectors.photo_url(file=photos[0].image) if photos else ""
+        return storage.photo_url(file=photos[0].image) if photos else ""
 
 
 class SpeciesDetailSerializer(SpeciesSerializer):
@@ -336,4 +346,4 @@ class SpeciesDetailSerializer(SpeciesSerializer):
         fields = [*SpeciesSerializer.Meta.fields, "photos", "sighting_count"]
 
     def get_photos(self, species: Species) -> list[str]:
-        return [selectors.photo_url(file=photo.image) for photo in species.photos.all()]
+        return [storage.photo_url(file=photo.image) for photo in species.photos.all()]

@@ -6,13 +6,12 @@ by `exceptions.api_exception_handler`, so no view translates exceptions itself.
 
 from __future__ import annotations
 
-from django.conf import settings
+from typing import TypeVar
+
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
-from rest_framework.authtoken.models import Token
-from rest_framework.authtoken.serializers import AuthTokenSerializer
-from rest_framework.exceptions import NotFound, Throttled
+from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -21,13 +20,21 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.ratelimit import client_address, is_limited, record_attempt
-from classifier import selectors, services
+from accounts import services as accounts
+from accounts.ratelimit import client_address
+from classifier.active_model import identify
 from classifier.api import serializers as s
 from classifier.api.exceptions import JsonErrorsMixin
 from classifier.api.throttles import PredictAnonThrottle, PredictUserThrottle
 from classifier.models import Sighting, Species
-from classifier.predictor import identify
+from classifier.selectors.gallery import get_species, species_catalogue
+from classifier.selectors.identification import suggestions_with_species
+from classifier.selectors.sightings import (
+    get_owned_sighting,
+    get_visible_sighting,
+    sightings_for_owner,
+)
+from classifier.services import sightings
 from classifier.uploads import read_upload
 
 # Largest integer the database keys hold; longer ids cannot exist, so the URL does not match.
@@ -39,8 +46,17 @@ def errors(*statuses: int) -> dict[int, OpenApiResponse]:
     return {code: OpenApiResponse(s.ErrorSerializer) for code in statuses}
 
 
+T = TypeVar("T")
+
 AUTH_ERRORS = errors(401)
 UPLOAD_ERRORS = errors(400, 413, 415, 503)
+
+
+def found(value: T | None) -> T:
+    """What a selector found, or the API's JSON 404."""
+    if value is None:
+        raise NotFound()
+    return value
 
 
 class Pagination(PageNumberPagination):
@@ -51,11 +67,11 @@ class Pagination(PageNumberPagination):
 class AuthTokenView(JsonErrorsMixin, GenericAPIView):
     """Obtain (POST username/password) or revoke (DELETE) the caller's API token.
 
-    Failed attempts count against the same per-address limit as the site's log-in form, so the
-    API is no back door for password guessing.
+    Failed attempts count against the same per-address limit as the site's log-in form
+    (accounts.services), so the API is no back door for password guessing.
     """
 
-    serializer_class = AuthTokenSerializer
+    serializer_class = s.TokenRequestSerializer
     parser_classes = [JSONParser, FormParser, MultiPartParser]
 
     def get_permissions(self):
@@ -67,21 +83,14 @@ class AuthTokenView(JsonErrorsMixin, GenericAPIView):
         auth=[],
     )
     def post(self, request: Request) -> Response:
-        identity = client_address(request)
-        if is_limited(scope="login", identity=identity, limit=settings.LOGIN_RATE_LIMIT):
-            raise Throttled(wait=settings.RATE_LIMIT_WINDOW)
         serializer = self.get_serializer(data=request.data)
-        if not serializer.is_valid():
-            record_attempt(
-                scope="login", identity=identity, window_seconds=settings.RATE_LIMIT_WINDOW
-            )
-            serializer.is_valid(raise_exception=True)
-        token, _ = Token.objects.get_or_create(user=serializer.validated_data["user"])
+        serializer.is_valid(raise_exception=True)
+        token = accounts.obtain_token(**serializer.validated_data, client=client_address(request))
         return Response({"token": token.key})
 
     @extend_schema(summary="Revoke the token", request=None, responses={204: None, **AUTH_ERRORS})
     def delete(self, request: Request) -> Response:
-        Token.objects.filter(user=request.user).delete()
+        accounts.revoke_token(user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -107,7 +116,7 @@ class PredictView(JsonErrorsMixin, GenericAPIView):
             image=data, box=serializer.validated_data.get("box"), k=serializer.validated_data["k"]
         )
         result = identification.prediction
-        suggestions = selectors.suggestions_with_species(
+        suggestions = suggestions_with_species(
             suggestions=[
                 {"species": item.name, "probability": item.probability}
                 for item in result.suggestions
@@ -167,13 +176,13 @@ class SightingViewSet(JsonErrorsMixin, viewsets.GenericViewSet):
     def get_queryset(self) -> QuerySet[Sighting]:
         filters = s.SightingFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
-        return selectors.sightings_for_owner(owner=self.request.user, **filters.validated_data)
+        return sightings_for_owner(owner=self.request.user, **filters.validated_data)
 
     def get_object(self) -> Sighting:
         pk = int(self.kwargs["pk"])
         if self.action == "retrieve":
-            return selectors.get_visible_sighting(user=self.request.user, pk=pk)
-        return selectors.get_owned_sighting(owner=self.request.user, pk=pk)
+            return found(get_visible_sighting(user=self.request.user, pk=pk))
+        return found(get_owned_sighting(owner=self.request.user, pk=pk))
 
     def list(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
@@ -187,21 +196,21 @@ class SightingViewSet(JsonErrorsMixin, viewsets.GenericViewSet):
         serializer.is_valid(raise_exception=True)
         fields = dict(serializer.validated_data)
         data = read_upload(upload=fields.pop("photo"))
-        sighting = services.create_sighting(owner=request.user, data=data, **fields)
+        sighting = sightings.create_sighting(owner=request.user, data=data, **fields)
         return Response(self.get_serializer(sighting).data, status=status.HTTP_201_CREATED)
 
     def update(self, request: Request, pk: str, partial: bool = False) -> Response:
         sighting = self.get_object()
         serializer = s.SightingWriteSerializer(sighting, data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
-        sighting = services.update_sighting(sighting=sighting, **serializer.validated_data)
+        sighting = sightings.update_sighting(sighting=sighting, **serializer.validated_data)
         return Response(self.get_serializer(sighting).data)
 
     def partial_update(self, request: Request, pk: str) -> Response:
         return self.update(request, pk, partial=True)
 
     def destroy(self, request: Request, pk: str) -> Response:
-        services.delete_sighting(sighting=self.get_object())
+        sightings.delete_sighting(sighting=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -230,10 +239,10 @@ class SpeciesViewSet(
     def get_queryset(self) -> QuerySet[Species]:
         filters = s.SpeciesFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
-        return selectors.species_catalogue(query=filters.validated_data.get("search", ""))
+        return species_catalogue(query=filters.validated_data.get("search", ""))
 
     def get_object(self) -> Species:
-        return selectors.get_species(slug=self.kwargs["slug"])
+        return found(get_species(slug=self.kwargs["slug"]))
 
     def get_serializer_class(self):
         return s.SpeciesDetailSerializer if self.action == "retrieve" else s.SpeciesSerializer

@@ -6,14 +6,14 @@ from django import template
 from django.db.models.fields.files import FieldFile
 from django.utils.safestring import SafeString, mark_safe
 
-from classifier import selectors
+from core import storage
 
 register = template.Library()
 
 
 @register.filter
 def photo_url(file: FieldFile | None) -> str:
-    return selectors.photo_url(file=file)
+    return storage.photo_url(file=file)
 
 
 @register.filter

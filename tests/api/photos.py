@@ -76,3 +76,10 @@ NOT_IMAGES: dict[str, bytes] = {
     "gzip": gzip.compress(b"not an image" * 100),
     "random": np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes(),
 }
+
+
+def upload(name: str, data: bytes) -> io.BytesIO:
+    """A file to post in a multipart form, with the name a phone would give it."""
+    handle = io.BytesIO(data)
+    handle.name = name
+    return handle

@@ -9,19 +9,13 @@ import pytest
 import requests
 from PIL import Image
 
+from classifier.active_model import get_predictor
 from classifier.models import PendingPhoto, Sighting, Species
-from classifier.predictor import get_predictor
-from tests.api.photos import accepted_variants, encode, heic
+from tests.api.photos import accepted_variants, encode, heic, upload
 from tests.conftest import bucket_keys
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 PREDICT = "/api/v1/predict/"
-
-
-def upload(name: str, data: bytes) -> io.BytesIO:
-    handle = io.BytesIO(data)
-    handle.name = name
-    return handle
 
 
 @pytest.fixture

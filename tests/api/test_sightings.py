@@ -9,6 +9,8 @@ import pytest
 from django.utils import timezone
 
 from classifier.models import Sighting, Visibility
+from classifier.services.sightings import FUTURE_DATE_MESSAGE
+from tests.api.photos import upload
 from tests.conftest import bucket_keys
 
 pytestmark = pytest.mark.django_db
@@ -181,3 +183,31 @@ def test_photo_url_is_presigned_on_s3(alice, user, make_sighting, s3_bucket):
     sighting = make_sighting(owner=user)
     url = alice.get(f"{URL}{sighting.pk}/").json()["photo_url"]
     assert s3_bucket in url and "X-Amz-Signature=" in url
+
+
+def test_a_sighting_dated_in_the_future_is_refused_naming_the_field(
+    alice, bird_photo, s3_bucket, s3_client
+):
+    """The date rule is the sighting service's, so the API holds it as the site form does; it is
+    checked before the photo and the model are used (no model is active here)."""
+    response = alice.post(
+        URL,
+        {"photo": upload("b.jpg", bird_photo.read_bytes()), "observed_at": "2099-05-04T07:30Z"},
+        format="multipart",
+    )
+    assert response.status_code == 400, response.json()
+    body = response.json()
+    assert body["code"] == "invalid" and body["errors"]["observed_at"] == [FUTURE_DATE_MESSAGE]
+    assert not Sighting.objects.exists() and bucket_keys(s3_client, s3_bucket) == []
+
+
+def test_moving_a_sighting_into_the_future_is_refused(alice, user, make_sighting):
+    sighting = make_sighting(owner=user)
+    response = alice.patch(
+        f"{URL}{sighting.pk}/", {"observed_at": "2099-01-01T00:00Z"}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"]["observed_at"] == [FUTURE_DATE_MESSAGE]
+    before = sighting.observed_at
+    sighting.refresh_from_db()
+    assert sighting.observed_at == before

@@ -6,7 +6,6 @@ leave no row, no stored object and no temporary upload file behind.
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import pytest
@@ -14,16 +13,10 @@ from django.core.cache import cache
 from PIL import Image
 
 from classifier.models import PendingPhoto, Sighting
-from tests.api.photos import NOT_IMAGES, encode, pixel_bomb
+from tests.api.photos import NOT_IMAGES, encode, pixel_bomb, upload
 from tests.conftest import bucket_keys
 
 pytestmark = pytest.mark.django_db
-
-
-def upload(name: str, data: bytes) -> io.BytesIO:
-    handle = io.BytesIO(data)
-    handle.name = name
-    return handle
 
 
 @pytest.fixture

@@ -6,8 +6,13 @@ from botocore.exceptions import EndpointConnectionError
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from core.outages import StorageUnavailable
+from classifier.api.exceptions import JsonErrorsMixin
+from core.storage import StorageUnavailable
 
 FAILURES: dict[str, Exception] = {
     "database": OperationalError("connection to server at 127.0.0.1 failed"),
@@ -35,6 +40,17 @@ class FailingMiddleware:
         return response
 
 
+class FailingApiView(JsonErrorsMixin, APIView):
+    """An API view meeting an outage: answered by the API's exception handler, not the
+    middleware."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    def get(self, request: Request, kind: str) -> Response:
+        raise FAILURES[kind]
+
+
 def ok(request: HttpRequest) -> HttpResponse:
     return HttpResponse("fine")
 
@@ -44,4 +60,5 @@ urlpatterns = [
     path("api/v1/ok/", ok),
     path("page/<str:kind>/", fail),
     path("api/v1/<str:kind>/", fail),
+    path("api/v1/drf/<str:kind>/", FailingApiView.as_view()),
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -40,27 +41,29 @@ def test_a_failed_write_keeps_the_old_file(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["lite0.weights.h5"]
 
 
-def test_swap_in_replaces_a_folder_whole(tmp_path):
-    target = tmp_path / "finder"
+def swapped(parent: Path, *, existing: str, staged_file: str, replace: bool = True) -> Path:
+    """`parent/target` holding `existing`, after swapping in a staged folder holding
+    `staged_file`."""
+    target = parent / "target"
     target.mkdir()
-    (target / "stale.json").write_text("{}")
-    with staging_dir(parent=tmp_path) as staged:
-        (staged / "finder.json").write_text("{}")
-        assert swap_in(staged=staged, target=target) == target
+    (target / existing).write_text("old")
+    with staging_dir(parent=parent) as staged:
+        (staged / staged_file).write_text("new")
+        assert swap_in(staged=staged, target=target, replace=replace) == target
+    return target
+
+
+def test_swap_in_replaces_a_folder_whole(tmp_path):
+    target = swapped(tmp_path, existing="stale.json", staged_file="finder.json")
     assert [p.name for p in target.iterdir()] == ["finder.json"]
-    assert [p.name for p in tmp_path.iterdir()] == ["finder"]
+    assert [p.name for p in tmp_path.iterdir()] == ["target"]
     assert mode(target) == 0o755 and mode(target / "finder.json") == 0o644
 
 
 def test_swap_in_can_keep_an_existing_folder(tmp_path):
-    target = tmp_path / "abc123"
-    target.mkdir()
-    (target / "first").write_text("kept")
-    with staging_dir(parent=tmp_path) as staged:
-        (staged / "second").write_text("dropped")
-        assert swap_in(staged=staged, target=target, replace=False) == target
+    target = swapped(tmp_path, existing="first", staged_file="second", replace=False)
     assert [p.name for p in target.iterdir()] == ["first"]
-    assert [p.name for p in tmp_path.iterdir()] == ["abc123"]
+    assert [p.name for p in tmp_path.iterdir()] == ["target"]
 
 
 def test_a_failed_build_leaves_nothing(tmp_path):

@@ -16,8 +16,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils.html import escape
 from PIL import Image
 
+from classifier.active_model import get_predictor, reset_predictor
 from classifier.models import PendingPhoto, Sighting
-from classifier.predictor import get_predictor, reset_predictor
 from classifier.uploads import UploadRejected, prepare_photo, read_upload
 from ml.images import ImageRejected, load_rgb
 from ml.registry import activate

@@ -11,10 +11,11 @@ from django.test import Client
 from django.utils import timezone
 from django.utils.text import slugify
 
-from classifier import services
+from classifier.active_model import reset_predictor
 from classifier.models import PendingPhoto, Sighting, Species, Verdict, Visibility
-from classifier.predictor import reset_predictor
+from classifier.services import gallery, sightings
 from classifier.uploads import prepare_photo
+from core.storage import save_with_file
 from tests.site.photos import jpeg_with_exif
 
 PASSWORD = "a-long-test-password-41"
@@ -85,7 +86,7 @@ def make_pending(exif_photo: bytes) -> Callable[..., PendingPhoto]:
             latitude=prepared.latitude,
             longitude=prepared.longitude,
         )
-        services._save_with_file(pending, "photo", prepared.content)
+        save_with_file(instance=pending, field_name="photo", content=prepared.content)
         return pending
 
     return make
@@ -106,7 +107,7 @@ def make_sighting(make_pending, species) -> Callable[..., Sighting]:
         place_name: str = "Tiergarten",
         notes: str = "",
     ) -> Sighting:
-        return services.save_pending_photo(
+        return sightings.save_pending_photo(
             pending=make_pending(owner=owner),
             owner=owner,
             species=None if species_index is None else species[species_index],
@@ -147,4 +148,4 @@ def active_model(settings, tmp_path: Path, request) -> Iterator[Path]:
 @pytest.fixture
 def catalogue(shared_data: Path) -> None:
     """The whole BIRDS-525 catalogue, one sample photo per species."""
-    services.load_species(data_dir=shared_data / "birds525", photos_per_species=1)
+    gallery.load_species(data_dir=shared_data / "birds525", photos_per_species=1)

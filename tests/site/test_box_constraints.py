@@ -99,12 +99,12 @@ def test_model_validation_refuses_it_too(row, case) -> None:
 def test_the_sighting_keeps_the_pending_photos_box(make_pending, user, species) -> None:
     from django.utils import timezone
 
-    from classifier import services
+    from classifier.services import sightings
 
     pending = make_pending(owner=user)
     PendingPhoto.objects.filter(pk=pending.pk).update(**GOOD)
     pending.refresh_from_db()
-    sighting = services.save_pending_photo(
+    sighting = sightings.save_pending_photo(
         pending=pending, owner=user, species=species[0], observed_at=timezone.now()
     )
     sighting.refresh_from_db()

@@ -14,8 +14,8 @@ from django.test import Client
 from django.urls import reverse
 from PIL import Image
 
+from classifier.active_model import get_predictor
 from classifier.models import BoxSource, PendingPhoto, Sighting, Species
-from classifier.predictor import get_predictor
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 LEFT, RIGHT = "AMERICAN FLAMINGO", "EMPEROR PENGUIN"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.db import connections
 
-from classifier import predictor
+from classifier.active_model import get_predictor
 from classifier.models import Sighting
 from tests.conftest import REPO
 from tests.site.photos import non_bird_jpeg
@@ -140,7 +140,7 @@ def test_birder_identifies_confirms_and_browses(
     check_page(page, screenshots, "no-bird")
 
     page.click("nav >> text=About")
-    assert predictor.get_predictor().version in page.locator(".details").inner_text()
+    assert get_predictor().version in page.locator(".details").inner_text()
     check_page(page, screenshots, "about")
     assert Sighting.objects.count() == 1
 

@@ -9,8 +9,8 @@ import csv
 
 import pytest
 
+from classifier.active_model import get_predictor
 from classifier.models import PendingPhoto, Sighting, Species
-from classifier.predictor import get_predictor
 from tests.conftest import SHARED_DATA
 from tests.site.test_browser import (  # noqa: F401  (fixtures and helpers of the browser tests)
     DESKTOP,

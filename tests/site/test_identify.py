@@ -12,9 +12,10 @@ import pytest
 from django.urls import reverse
 
 from benchmarks.stack import free_port
-from classifier import predictor, services
+from classifier.active_model import get_predictor
 from classifier.models import PendingPhoto, Sighting, Verdict
-from core.outages import StorageUnavailable
+from classifier.services import identification, sightings
+from core.storage import StorageUnavailable
 from tests.conftest import bucket_keys
 from tests.site.photos import has_personal_exif, jpeg_with_exif, non_bird_jpeg
 
@@ -31,14 +32,14 @@ def test_identify_stores_a_clean_photo_and_names_the_held_out_bird(
     photo_path, species_name = held_out_photo
     caplog.set_level(logging.INFO, logger="classifier.predictions")
 
-    pending = services.identify_photo(
+    pending = identification.identify_photo(
         data=jpeg_with_exif(Path(photo_path)), owner=None, session_key="browser-1"
     )
 
     assert species_name in top_names(pending.suggestions)
     assert len(pending.suggestions) == 5
     assert pending.verdict in Verdict.values
-    assert pending.model_version == predictor.get_predictor().version
+    assert pending.model_version == get_predictor().version
     assert (str(pending.latitude), str(pending.longitude)) == ("52.516300", "13.377700")
     stored = s3_client.get_object(Bucket=s3_bucket, Key=pending.photo.name)["Body"].read()
     assert not has_personal_exif(stored)
@@ -48,7 +49,7 @@ def test_identify_stores_a_clean_photo_and_names_the_held_out_bird(
 
 
 def test_a_photo_without_a_bird_is_answered_no_bird(active_model) -> None:
-    pending = services.identify_photo(data=non_bird_jpeg(), owner=None, session_key="")
+    pending = identification.identify_photo(data=non_bird_jpeg(), owner=None, session_key="")
     assert pending.verdict == Verdict.NO_BIRD
 
 
@@ -62,7 +63,7 @@ def test_storage_down_while_identifying_leaves_no_row(active_model, s3_bucket, s
         },
     }
     with pytest.raises(StorageUnavailable):
-        services.identify_photo(data=non_bird_jpeg(), owner=None, session_key="")
+        identification.identify_photo(data=non_bird_jpeg(), owner=None, session_key="")
     assert not PendingPhoto.objects.exists()
 
 
@@ -84,7 +85,7 @@ def test_identify_page_shows_the_suggestions(active_model, catalogue, held_out_p
 
 def test_create_sighting_in_one_step_uses_the_photo_date(active_model, held_out_photo, user):
     photo_path, _ = held_out_photo
-    sighting = services.create_sighting(owner=user, data=jpeg_with_exif(Path(photo_path)))
+    sighting = sightings.create_sighting(owner=user, data=jpeg_with_exif(Path(photo_path)))
     assert sighting.observed_at.isoformat() == "2021-05-04T07:30:00+00:00"
     assert sighting.latitude is None  # the photo's GPS is only offered, never taken silently
     assert Sighting.objects.get().suggestions == sighting.suggestions
@@ -93,7 +94,7 @@ def test_create_sighting_in_one_step_uses_the_photo_date(active_model, held_out_
 def test_a_promoted_model_is_picked_up_without_restart(
     active_model, settings, tmp_path, monkeypatch
 ) -> None:
-    first = predictor.get_predictor()
+    first = get_predictor()
     second_dir = tmp_path / "second-model"
     shutil.copytree(active_model, second_dir)
     version = json.loads((second_dir / "version.json").read_text())
@@ -103,9 +104,9 @@ def test_a_promoted_model_is_picked_up_without_restart(
     link.unlink()
     link.symlink_to(second_dir, target_is_directory=True)
 
-    assert predictor.get_predictor() is first  # re-checked at most every RECHECK_SECONDS
-    monkeypatch.setattr(predictor, "RECHECK_SECONDS", 0.0)
-    assert predictor.get_predictor().version == version["version"]
+    assert get_predictor() is first  # re-checked at most every RECHECK_SECONDS
+    monkeypatch.setattr("classifier.active_model.RECHECK_SECONDS", 0.0)
+    assert get_predictor().version == version["version"]
 
 
 def _named(data: bytes, name: str) -> io.BytesIO:

@@ -9,12 +9,17 @@ from datetime import timedelta
 import pytest
 from django.core.files.storage import default_storage
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from classifier import services
+from classifier.browser_session import PENDING_IDS_KEY
 from classifier.models import PendingPhoto, Sighting, Visibility
-from classifier.views import SESSION_PENDING_IDS, SIGHTINGS_PER_PAGE
+from classifier.services import sightings
+from classifier.services.sightings import FUTURE_DATE_MESSAGE
+from classifier.views import SIGHTINGS_PER_PAGE
+from tests.site.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -58,7 +63,7 @@ def test_owner_sees_edits_and_deletes_their_sighting(
 
 def test_file_stays_until_the_delete_commits(user, make_sighting) -> None:
     sighting = make_sighting(owner=user)
-    services.delete_sighting(sighting=sighting)  # the test transaction has not committed yet
+    sightings.delete_sighting(sighting=sighting)  # the test transaction has not committed yet
     assert default_storage.exists(sighting.photo.name)
 
 
@@ -153,7 +158,7 @@ def test_pending_page_prefills_date_and_place_from_exif(alice, user, make_pendin
 def test_anonymous_visitor_signs_up_and_saves_the_same_photo(client, make_pending, species) -> None:
     pending = make_pending()
     session = client.session
-    session[SESSION_PENDING_IDS] = [str(pending.pk)]
+    session[PENDING_IDS_KEY] = [str(pending.pk)]
     session.save()
     page_url = reverse("classifier:pending_photo", args=[pending.pk])
 
@@ -231,3 +236,73 @@ def test_abandoned_pending_photos_are_cleaned_up(
     assert list(PendingPhoto.objects.all()) == [fresh]
     assert not default_storage.exists(old.photo.name)
     assert default_storage.exists(fresh.photo.name)
+
+
+SAVE_FORM = {
+    "species_choice": "__unknown__",
+    "visibility": "private",
+    "latitude": "",
+    "longitude": "",
+}
+
+
+def test_a_sighting_dated_in_the_future_is_refused_on_the_field(
+    alice, user, make_pending, make_sighting
+) -> None:
+    """The sighting service's date rule, shown on the form's date field (save and edit)."""
+    pending = make_pending(owner=user)
+    response = alice.post(
+        reverse("classifier:pending_photo", args=[pending.pk]),
+        {**SAVE_FORM, "observed_at": "2099-05-04T07:30"},
+    )
+    assert response.status_code == 400
+    assert response.context["form"].errors["observed_at"] == [FUTURE_DATE_MESSAGE]
+    assert not Sighting.objects.exists() and PendingPhoto.objects.filter(pk=pending.pk).exists()
+
+    sighting = make_sighting(owner=user)
+    before = sighting.observed_at
+    response = alice.post(
+        reverse("classifier:sighting_edit", args=[sighting.pk]),
+        {**SAVE_FORM, "observed_at": "2099-05-04T07:30"},
+    )
+    assert response.status_code == 400
+    assert response.context["form"].errors["observed_at"] == [FUTURE_DATE_MESSAGE]
+    sighting.refresh_from_db()
+    assert sighting.observed_at == before
+
+
+def test_opening_a_pending_photo_writes_nothing(client, user, make_pending, species) -> None:
+    """A GET never claims: a photo this browser sent before logging in stays unowned until it
+    is saved (the POST gives it to the account)."""
+    client.force_login(user)
+    pending = make_pending()
+    session = client.session
+    session[PENDING_IDS_KEY] = [str(pending.pk)]
+    session.save()
+    url = reverse("classifier:pending_photo", args=[pending.pk])
+
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    writes = [q["sql"] for q in queries if not q["sql"].lstrip().upper().startswith("SELECT")]
+    assert not [sql for sql in writes if "classifier_" in sql], writes
+    pending.refresh_from_db()
+    assert pending.owner is None
+
+    response = client.post(url, {**SAVE_FORM, "observed_at": "2021-05-04T07:30"})
+    assert response.status_code == 302
+    assert Sighting.objects.get().owner == user
+
+
+def test_logging_in_gives_this_browsers_photos_to_the_account(
+    client, user, other_user, make_pending
+) -> None:
+    mine, someone_elses = make_pending(), make_pending(owner=other_user)
+    session = client.session
+    session[PENDING_IDS_KEY] = [str(mine.pk), str(someone_elses.pk), "not-a-uuid"]
+    session.save()
+
+    response = client.post(reverse("accounts:login"), {"username": "alice", "password": PASSWORD})
+    assert response.status_code == 302
+    mine.refresh_from_db()
+    someone_elses.refresh_from_db()
+    assert (mine.owner, someone_elses.owner) == (user, other_user)

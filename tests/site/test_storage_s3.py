@@ -11,9 +11,9 @@ from django.urls import reverse
 
 from accounts.services import delete_account
 from benchmarks.stack import free_port
-from classifier import services
 from classifier.models import PendingPhoto, Species
-from core.outages import StorageUnavailable
+from classifier.services import gallery, sightings
+from core.storage import StorageUnavailable
 from tests.conftest import bucket_keys
 from tests.site.photos import has_personal_exif
 
@@ -33,7 +33,7 @@ def test_photo_in_the_bucket_has_no_exif_and_goes_with_its_sighting(
     assert "X-Amz-Signature=" in url and "X-Amz-Expires=300" in url
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.delete_sighting(sighting=sighting)
+        sightings.delete_sighting(sighting=sighting)
     assert bucket_keys(s3_client, s3_bucket) == []
 
 
@@ -74,6 +74,6 @@ def test_storage_down_raises_storage_unavailable_and_leaves_no_row(
         },
     }
     with pytest.raises(StorageUnavailable) as error:
-        services.load_species(data_dir=shared_data / "birds525", photos_per_species=1)
+        gallery.load_species(data_dir=shared_data / "birds525", photos_per_species=1)
     assert error.value.status_code == 503
     assert not Species.objects.exists()

@@ -72,7 +72,7 @@ class Command(BaseCommand):
 
 
 def _active_model_dir() -> Path:
-    from classifier.predictor import active_model_dir
+    from classifier.active_model import active_model_dir
 
     model_dir = active_model_dir()
     if model_dir is None:

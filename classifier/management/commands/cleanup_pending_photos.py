@@ -7,7 +7,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from classifier.services import cleanup_pending_photos
+from classifier.services.identification import cleanup_pending_photos
 
 
 class Command(BaseCommand):

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from classifier.services import load_species
-from core.outages import StorageUnavailable
+from classifier.services.gallery import load_species
+from core.storage import StorageUnavailable
 
 
 class Command(BaseCommand):

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandParser
 
-from classifier.promotion import PromotionError, activate_model, default_operator
-from ml.model_dir import ModelDirError
+from classifier.management.model_switch import SwitchCommand
+from classifier.models import ModelPromotion
+from classifier.promotion import activate_model
 
 
-class Command(BaseCommand):
+class Command(SwitchCommand):
     help = (
         "Switch the site's active model to MODEL_DIR atomically (symlink swap in the models dir); "
         "the current model is kept as 'previous' for rollback_model, and the switch is recorded. "
@@ -19,16 +21,9 @@ class Command(BaseCommand):
         "where the 'active' link points)."
     )
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("model_dir", type=Path, help="the model directory to serve")
-        parser.add_argument("--by", default=None, help="who promotes (default: the OS user)")
+        super().add_arguments(parser)
 
-    def handle(self, *args, model_dir: Path, by: str | None, **options) -> None:
-        try:
-            record = activate_model(model_dir=model_dir, performed_by=by or default_operator())
-        except (PromotionError, ModelDirError) as exc:
-            raise CommandError(str(exc)) from exc
-        self.stdout.write(
-            f"promoted {record.version} ({record.model_path}) by {record.performed_by}; "
-            "workers switch within seconds"
-        )
+    def switch(self, *, performed_by: str, options: dict[str, Any]) -> ModelPromotion:
+        return activate_model(model_dir=options["model_dir"], performed_by=performed_by)

@@ -7,15 +7,15 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from classifier.predictor import active_model_dir
-from classifier.promotion import PromotionError, activate_model, default_operator
+from classifier.active_model import active_model_dir
+from classifier.management.model_switch import switch_or_fail
+from classifier.promotion import activate_model, default_operator
 from ml.backbone import ensure_backbone
 from ml.cli.arguments import add_sources_arguments
 from ml.config import shared_data_dir
 from ml.data import DatasetError, read_name_map
 from ml.finder_fit import current_finder, fit_finder, save_finder, saved_finder
 from ml.model import load_params
-from ml.model_dir import ModelDirError
 from ml.train import train_model
 
 # BIRDS-525 is the catalogue; the natural photos of its species in cub100 and field are added
@@ -78,10 +78,10 @@ class Command(BaseCommand):
             )
         except DatasetError as exc:
             raise CommandError(str(exc)) from exc
-        try:
-            activate_model(model_dir=model_dir, performed_by=default_operator())
-        except (PromotionError, ModelDirError) as exc:
-            raise CommandError(f"Trained {model_dir}, not activated: {exc}") from exc
+        switch_or_fail(
+            lambda: activate_model(model_dir=model_dir, performed_by=default_operator()),
+            refused=f"Trained {model_dir}, not activated: ",
+        )
         self.stdout.write(
             self.style.SUCCESS(f"Classifier ready: model {model_dir.name} is active.")
         )

@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import CommandError, CommandParser
+from django.core.management.base import CommandParser
 
 from classifier.management.ml_command import MlCommand
-from classifier.promotion import PromotionError, activate_model, default_operator
+from classifier.management.model_switch import switch_or_fail, switch_summary
+from classifier.promotion import activate_model, default_operator
 from ml.cli import train_model
-from ml.model_dir import ModelDirError
 
 
 class Command(MlCommand):
@@ -29,8 +29,8 @@ class Command(MlCommand):
     def after(self, result: Path, options: dict[str, Any]) -> None:
         if not options["activate"]:
             return
-        try:
-            record = activate_model(model_dir=result, performed_by=default_operator())
-        except (PromotionError, ModelDirError) as exc:
-            raise CommandError(f"Trained {result}, not activated: {exc}") from exc
-        self.stdout.write(f"Activated {record.version}.")
+        record = switch_or_fail(
+            lambda: activate_model(model_dir=result, performed_by=default_operator()),
+            refused=f"Trained {result}, not activated: ",
+        )
+        self.stdout.write(switch_summary(record))
