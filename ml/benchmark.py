@@ -15,13 +15,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from ml.benchmark_run import BenchRun
 from ml.benchmark_sources import sources_section, sources_summary
 from ml.calibration import no_bird_threshold
 from ml.config import shared_data_dir
 from ml.data import read_dataset, read_name_map
 from ml.features import Extractor, default_extractor, extract
 from ml.field import field_report, field_summary
-from ml.finder import Finder
 from ml.finder_fit import fit_finder
 from ml.images import load_photo, view_pixels
 from ml.model import DEFAULT_PARAMS, HeadParams, default_params_for
@@ -59,10 +59,12 @@ NON_BIRD_TEST = (
 )
 
 
-def features_speed(paths: list[Path], extractor: Extractor, views: int = 1) -> dict:
+def features_speed(paths: list[Path], extractor: Extractor, *, views: int = 1) -> dict:
     """Images per second on an empty (temporary) cache."""
     with tempfile.TemporaryDirectory() as cache:
-        result = extract(paths, views, extractor, Path(cache), progress=True)
+        result = extract(
+            paths, views=views, extractor=extractor, cache_dir=Path(cache), progress=True
+        )
     return {
         "images": len(result.kept),
         "views": views,
@@ -71,26 +73,30 @@ def features_speed(paths: list[Path], extractor: Extractor, views: int = 1) -> d
     }
 
 
-def birds525_rotations(
-    birds525: Path,
-    params: HeadParams | None,
-    extractor: Extractor,
-    cache: Path,
-    log: Callable,
-    finder: Finder | None = None,
-) -> dict:
+def birds525_rotations(birds525: Path, *, run: BenchRun) -> dict:
     """Mean accuracy over 5 rotations: photo r of each species checks, the others train; the
     no_bird rate of each rotation's checking photos at the threshold its training photos give.
     Views follow the finder's crop policy (the full view's bird mass decides "no bird")."""
-    params = params or default_params_for(ROTATIONS - 1)
+    params, extractor, cache, finder = (
+        run.params or default_params_for(ROTATIONS - 1),
+        run.extractor,
+        run.cache,
+        run.finder,
+    )
 
     dataset = read_dataset(birds525)
     samples = [s for split in dataset.splits.values() for s in split]
     views = max(params.train_views, params.tta_views)
     paths = [s.path for s in samples]
-    feats = extract(paths, views, extractor, cache, progress=False, finder=finder)
-    full = extract(paths, params.tta_views, extractor, cache, progress=False) if finder else feats
-    weights = crop_weights_of(finder, full, samples) if finder else None
+    feats = extract(
+        paths, views=views, extractor=extractor, cache_dir=cache, progress=False, finder=finder
+    )
+    full = (
+        extract(paths, views=params.tta_views, extractor=extractor, cache_dir=cache, progress=False)
+        if finder
+        else feats
+    )
+    weights = crop_weights_of(finder, full, samples=samples) if finder else None
     kept = [samples[i] for i in feats.kept]
     index = {n: i for i, n in enumerate(dataset.species)}
     labels = np.array([index[s.species] for s in kept])
@@ -111,13 +117,13 @@ def birds525_rotations(
             feats.full_bird[train],
             feats.full_bird[held],
         )
-        head, _ = fit_head(data, params, seed=r, verbose=0)
+        head, _ = fit_head(data, params=params, seed=r, verbose=0)
         accuracy = float((data.held.logits(head).argmax(1) == data.y_held).mean())
         # the no_bird threshold as training picks it (from the training photos only), measured
         # on the photos of the rotation that did not choose it
         threshold = no_bird_threshold(data.bird_train)
         no_bird = float((data.bird_held < threshold).mean())
-        log(
+        run.log(
             f"birds525 rotation {r + 1}/{ROTATIONS}: accuracy {accuracy:.3f}, "
             f"no_bird {no_bird:.1%} (threshold {threshold:.3f} from the training photos)"
         )
@@ -141,27 +147,10 @@ def _rank_within_species(samples: list) -> np.ndarray:
     return np.array(ranks)
 
 
-def cub100(
-    cub: Path,
-    params: HeadParams | None,
-    extractor: Extractor,
-    cache: Path,
-    out: Path,
-    log: Callable,
-    finder: Finder | None = None,
-) -> dict:
+def cub100(cub: Path, *, run: BenchRun) -> dict:
     """25 train photos per species, judged on `valid` (which also drives early stopping)."""
 
-    model_dir = train_model(
-        cub,
-        out,
-        params,
-        per_class=CUB_PER_CLASS,
-        extractor=extractor,
-        cache_dir=cache,
-        log=log,
-        finder=finder,
-    )
+    model_dir = train_model(cub, per_class=CUB_PER_CLASS, **run.training())
     metrics = ModelDir.open(path=model_dir).metrics
     return {
         "per_class": CUB_PER_CLASS,
@@ -196,7 +185,7 @@ def non_bird_masses(extractor: Extractor, names: tuple[str, ...]) -> dict[str, f
 
 
 def run_benchmark(
-    params: HeadParams | None = None, data_root: Path | None = None, log: Callable = print
+    *, params: HeadParams | None = None, data_root: Path | None = None, log: Callable = print
 ) -> dict:
     """All sections; models and caches go to a temp dir that is removed at the end. Without
     `params`, each data set gets the defaults for its photos per species."""
@@ -214,8 +203,8 @@ def run_benchmark(
         cache, out = tmp_path / "features", tmp_path / "models"
         paths = [s.path for s in read_dataset(birds525).samples("valid")][:300]
         report["features"] = {
-            "plain": features_speed(paths, extractor, 1),
-            "training_views": features_speed(paths[:100], extractor, views),
+            "plain": features_speed(paths, extractor, views=1),
+            "training_views": features_speed(paths[:100], extractor, views=views),
         }
         report["load_average"]["after_features"] = _load()
         log(
@@ -224,22 +213,30 @@ def run_benchmark(
         )
 
         finder, report["finder_fit"] = fit_finder(
-            field, "train", extractor, cache, progress=False, crops_root=cub
+            field,
+            split="train",
+            extractor=extractor,
+            cache_dir=cache,
+            progress=False,
+            crops_root=cub,
         )
         log(f"finder: {report['finder_fit']['chosen']} on field/train")
         name_map = read_name_map(root / "cub-to-birds525.csv")
-        report["sources"], models = sources_section(
-            root, name_map, params, extractor, cache, out, log, finder
+        run = BenchRun(
+            params=params, extractor=extractor, cache=cache, out=out, log=log, finder=finder
         )
+        report["sources"], models = sources_section(root, name_map=name_map, run=run)
         # the finder's own effect: judged on the model trained on BIRDS-525 only
-        report["field"] = field_report(models["birds525_only"], field, name_map, "valid")
+        report["field"] = field_report(
+            models["birds525_only"], field, name_map=name_map, split="valid"
+        )
         report["load_average"]["after_default_training"] = _load()
         calibration = ModelDir.open(path=models["default"]).calibration
         threshold = calibration["no_bird_threshold"]
 
-        rotations = birds525_rotations(birds525, params, extractor, cache, log, finder)
+        rotations = birds525_rotations(birds525, run=run)
         birds_mass = rotations.pop("bird_mass")
-        one_pass = birds525_rotations(birds525, params, extractor, cache, log, None)
+        one_pass = birds525_rotations(birds525, run=run.one_pass())
         report["birds525"] = {
             **rotations,
             "one_pass_mean_accuracy": one_pass["mean_accuracy"],
@@ -248,8 +245,8 @@ def run_benchmark(
             "no_bird_rate_default_model_all_photos": float((birds_mass < threshold).mean()),
         }
         report["cub100"] = {
-            **cub100(cub, params, extractor, cache, out, log, finder),
-            "one_pass_weighted_f1": cub100(cub, params, extractor, cache, out, log)["weighted_f1"],
+            **cub100(cub, run=run),
+            "one_pass_weighted_f1": cub100(cub, run=run.one_pass())["weighted_f1"],
         }
         report["tuning"] = tuning_speed(
             data=cub, trials=TUNING_TRIALS, per_class=CUB_PER_CLASS, cache_dir=cache
@@ -277,13 +274,24 @@ def tuning_speed(
         store, state, _ = start_or_resume(
             run_dir=Path(tmp) / "run", data=data, per_class=per_class, seed=seed
         )
-        split = tuning_split(Path(data), seed, per_class)
+        split = tuning_split(Path(data), seed=seed, per_class=per_class)
         started = time.perf_counter()
         tuning = training_data(
-            split, DEFAULT_PARAMS, default_extractor(), cache_dir, progress=False
+            split,
+            params=DEFAULT_PARAMS,
+            extractor=default_extractor(),
+            cache_dir=cache_dir,
+            progress=False,
         )
         cache_seconds = time.perf_counter() - started
-        result = search(store, state, make_objective(tuning, seed), trials, seed, progress=False)
+        result = search(
+            store,
+            state,
+            objective=make_objective(tuning, seed),
+            max_evals=trials,
+            seed=seed,
+            progress=False,
+        )
     durations = [t["result"]["duration_s"] for t in finished_trials(result.trials)]
     return {
         "data": str(data),
@@ -305,6 +313,14 @@ def _load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
+def _finder_line(title: str, section: dict, *, key: str) -> str:
+    """A data set's figure with the finder, and without it (`one_pass_<key>`)."""
+    return (
+        f"{title} {section[key]:.3f} (one pass, no finder: {section['one_pass_' + key]:.3f}), "
+        f"no_bird {section['no_bird_rate']:.1%}"
+    )
+
+
 def summary(report: dict) -> list[str]:
     """The acceptance figures, one line each."""
     lines = []
@@ -314,27 +330,20 @@ def summary(report: dict) -> list[str]:
             + ", ".join(f"{k} {v}" for k, v in report["load_average"].items())
         )
     if "features" in report:
-        f = report["features"]
+        plain, training = report["features"]["plain"], report["features"]["training_views"]
         lines.append(
-            f"feature extraction: {f['plain']['images_per_s']} images/s (1 view), "
-            f"{f['training_views']['images_per_s']} images/s ({f['training_views']['views']} views)"
+            f"feature extraction: {plain['images_per_s']} images/s (1 view), "
+            f"{training['images_per_s']} images/s ({training['views']} views)"
         )
     if "sources" in report:
         lines += sources_summary(report["sources"])
     if "cub100" in report:
-        c = report["cub100"]
-        lines.append(
-            f"cub100 ({c['per_class']}/species) weighted F1 {c['weighted_f1']:.3f} "
-            f"(one pass, no finder: {c['one_pass_weighted_f1']:.3f}), "
-            f"no_bird {c['no_bird_rate']:.1%}"
-        )
+        per_class = report["cub100"]["per_class"]
+        title = f"cub100 ({per_class}/species) weighted F1"
+        lines.append(_finder_line(title, report["cub100"], key="weighted_f1"))
     if "birds525" in report:
-        b = report["birds525"]
-        lines.append(
-            f"birds525 {ROTATIONS}-rotation mean accuracy {b['mean_accuracy']:.3f} "
-            f"(one pass, no finder: {b['one_pass_mean_accuracy']:.3f}), "
-            f"no_bird {b['no_bird_rate']:.1%}"
-        )
+        title = f"birds525 {ROTATIONS}-rotation mean accuracy"
+        lines.append(_finder_line(title, report["birds525"], key="mean_accuracy"))
     if "tuning" in report:
         t = report["tuning"]
         lines.append(

@@ -10,14 +10,11 @@ through the serving Predictor.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 
+from ml.benchmark_run import BenchRun
 from ml.data import read_dataset
 from ml.evaluate import evaluate, run_predictor, split_photos
-from ml.features import Extractor
-from ml.finder import Finder
-from ml.model import HeadParams
 from ml.open_set import answered
 from ml.predict import Predictor
 from ml.sources import gather_sources
@@ -37,24 +34,26 @@ def halves(species: list[str]) -> tuple[list[str], list[str]]:
 
 
 def natural_photos(
-    folders: list[Path], name_map: dict[str, str], labels: list[str], species: set[str]
+    folders: list[Path], *, name_map: dict[str, str], labels: list[str], species: set[str]
 ) -> list[tuple[Path, int]]:
     """(photo, label index) of the folders' `valid` photos of `species` (catalogue names)."""
     return [
         (path, label)
         for folder in folders
-        for path, label in split_photos(folder, NATURAL_SPLIT, labels, name_map)[0]
+        for path, label in split_photos(
+            folder, split=NATURAL_SPLIT, names=labels, name_map=name_map
+        )[0]
         if labels[label] in species
     ]
 
 
 def unknown_answered(
-    model_dir: Path, folder: Path, name_map: dict[str, str], labels: list[str]
+    model_dir: Path, folder: Path, *, name_map: dict[str, str], labels: list[str]
 ) -> dict:
     """The served share of a folder's `valid` photos of species outside the catalogue that
     still get a species answer."""
 
-    _, unknown = split_photos(folder, NATURAL_SPLIT, labels, name_map)
+    _, unknown = split_photos(folder, split=NATURAL_SPLIT, names=labels, name_map=name_map)
     photos = [(path, -1) for paths in unknown.values() for path in paths]
     predictions, _ = run_predictor(Predictor.load(model_dir), photos, progress=False)
     return {
@@ -72,28 +71,16 @@ def top1(model_dir: Path, photos: list[tuple[Path, int]]) -> float:
 
 def sources_section(
     root: Path,
+    *,
     name_map: dict[str, str],
-    params: HeadParams | None,
-    extractor: Extractor,
-    cache: Path,
-    out: Path,
-    log: Callable,
-    finder: Finder | None,
+    run: BenchRun,
 ) -> tuple[dict, dict[str, Path]]:
     """The figures, and the model directories by role (`default`, `birds525_only`: the finder's
     own figures are judged on the latter)."""
 
     birds525, cub, field = root / "birds525", root / "cub100", root / "field"
     hold_out = [field / "valid"]
-    common = {
-        "out_dir": out,
-        "params": params,
-        "extractor": extractor,
-        "cache_dir": cache,
-        "log": log,
-        "finder": finder,
-        "hold_out": hold_out,
-    }
+    common = {**run.training(), "hold_out": hold_out}
     started = time.perf_counter()
     default = train_model(birds525, added=[cub, field], names=name_map, **common)
     seconds = round(time.perf_counter() - started, 1)
@@ -102,10 +89,12 @@ def sources_section(
     shared = shared_species(name_map, labels)
     kept, left = halves(shared)
     guard = train_model(birds525, added=[cub, field], names=name_map, exclude_added=left, **common)
-    log(f"models: default {default.name}, BIRDS-525 only {catalogue_only.name}, guard {guard.name}")
+    run.log(
+        f"models: default {default.name}, BIRDS-525 only {catalogue_only.name}, guard {guard.name}"
+    )
 
-    field_eval, _ = evaluate(default, field, NATURAL_SPLIT, name_map=name_map, progress=False)
-    left_photos = natural_photos([cub, field], name_map, labels, set(left))
+    field_eval, _ = evaluate(default, field, split=NATURAL_SPLIT, name_map=name_map, progress=False)
+    left_photos = natural_photos([cub, field], name_map=name_map, labels=labels, species=set(left))
     split = choose_split(gather_sources(birds525, hold_out=hold_out).catalogue)
     index = {name: i for i, name in enumerate(labels)}
     others = [(s.path, index[s.species]) for s in split.held if s.species not in set(shared)]
@@ -123,7 +112,7 @@ def sources_section(
         },
         # the default model trained on cub100/valid's catalogue species (only the crops of
         # field/valid are held out): only its unknown species are judged there
-        "cub100_valid": unknown_answered(default, cub, name_map, labels),
+        "cub100_valid": unknown_answered(default, cub, name_map=name_map, labels=labels),
         "left_out_guard": {
             "trained_species": kept,
             "left_out_species": left,

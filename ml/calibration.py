@@ -18,7 +18,7 @@ def verdict_of(*, bird_mass: float, top_probability: float, calibration: dict) -
     return Verdict.BIRD
 
 
-def nll(logits: np.ndarray, labels: np.ndarray, temperature: float) -> float:
+def nll(logits: np.ndarray, labels: np.ndarray, *, temperature: float) -> float:
     probs = softmax(logits / temperature)
     return float(-np.log(probs[np.arange(len(labels)), labels] + 1e-12).mean())
 
@@ -28,13 +28,13 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     if len(labels) == 0:
         return 1.0
     grid = np.exp(np.linspace(np.log(0.05), np.log(20.0), 61))
-    best = min(grid, key=lambda t: nll(logits, labels, t))
+    best = min(grid, key=lambda t: nll(logits, labels, temperature=t))
     fine = best * np.exp(np.linspace(-0.1, 0.1, 21))
-    return float(min(fine, key=lambda t: nll(logits, labels, t)))
+    return float(min(fine, key=lambda t: nll(logits, labels, temperature=t)))
 
 
 def no_bird_threshold(
-    bird_mass: np.ndarray, miss_rate: float = 0.005, cap: float = 0.2, floor: float = 0.02
+    bird_mass: np.ndarray, *, miss_rate: float = 0.005, cap: float = 0.2, floor: float = 0.02
 ) -> float:
     """Bird-mass threshold under which a photo is called "no bird".
 
@@ -49,6 +49,7 @@ def no_bird_threshold(
 def uncertain_threshold(
     top_probability: np.ndarray,
     correct: np.ndarray,
+    *,
     precision: float = 0.9,
     low: float = 0.05,
     high: float = 0.5,

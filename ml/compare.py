@@ -39,6 +39,7 @@ def tflite_parameter_count(path: Path) -> int:
 def compare(
     dir_a: str | os.PathLike,
     dir_b: str | os.PathLike,
+    *,
     data: str | os.PathLike,
     split: str = "valid",
     progress: bool = True,

@@ -153,6 +153,7 @@ class SubsampleReport:
 
 def subsample(
     source: str | os.PathLike,
+    *,
     out: str | os.PathLike,
     per_class: int,
     seed: int = 0,

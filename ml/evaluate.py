@@ -77,14 +77,16 @@ def summarise(
     """All metrics of one prediction run (without the negatives share), per species, confusions."""
     correct = predictions.y_pred == predictions.y_true
     metrics = {
-        **classification_metrics(predictions.y_true, predictions.top_k, predictions.confidence),
+        **classification_metrics(
+            predictions.y_true, predictions.top_k, confidence=predictions.confidence
+        ),
         **verdict_metrics(predictions.verdicts, correct),
         "negatives_rejected": None,
     }
     return (
         metrics,
-        per_species(predictions.y_true, predictions.y_pred, names),
-        confused_pairs(predictions.y_true, predictions.y_pred, names),
+        per_species(predictions.y_true, predictions.y_pred, names=names),
+        confused_pairs(predictions.y_true, predictions.y_pred, names=names),
     )
 
 
@@ -97,7 +99,7 @@ def model_label_names(model_dir: Path) -> list[str]:
 
 
 def split_photos(
-    data: Path, split: str, names: Sequence[str], name_map: dict[str, str] | None = None
+    data: Path, *, split: str, names: Sequence[str], name_map: dict[str, str] | None = None
 ) -> tuple[list[tuple[Path, int]], dict[str, list[Path]]]:
     """(photo, model label index) of a split's photos of species the model knows (by their
     name through `name_map`), and the photos of each species it does not know."""
@@ -123,9 +125,9 @@ def split_photos(
     return known, unknown
 
 
-def refuse_trained_photos(model_dir: Path, data: Path, split: str) -> None:
+def refuse_trained_photos(model_dir: Path, data: Path, *, split: str) -> None:
     """Figures on photos a model trained on are not figures: raise EvaluationError for them."""
-    if trained_on_split(ModelDir.open(path=model_dir).data_info, data, split):
+    if trained_on_split(ModelDir.open(path=model_dir).data_info, data, split=split):
         raise EvaluationError(
             f"Model {Path(model_dir).name} was trained on the photos of {data}/{split} (its "
             f"{DATA_FILE} lists the folder): judge a model trained with --hold-out {data}/{split}."
@@ -148,6 +150,7 @@ def negative_photos(folder: Path) -> list[Path]:
 def run_predictor(
     predictor,
     photos: Iterable[tuple[Path, int]],
+    *,
     k: int = 5,
     progress: bool = True,
     desc: str = "evaluate",
@@ -183,6 +186,7 @@ def run_predictor(
 def evaluate(
     model_dir: str | os.PathLike,
     data: str | os.PathLike,
+    *,
     split: str = "valid",
     negatives: str | os.PathLike | None = None,
     progress: bool = True,
@@ -193,8 +197,8 @@ def evaluate(
     started = time.perf_counter()
     model_dir = Path(model_dir)
     names = model_label_names(model_dir)
-    refuse_trained_photos(model_dir, Path(data), split)
-    photos, unknown = split_photos(Path(data), split, names, name_map)
+    refuse_trained_photos(model_dir, Path(data), split=split)
+    photos, unknown = split_photos(Path(data), split=split, names=names, name_map=name_map)
     negative_paths = negative_photos(Path(negatives)) if negatives is not None else []
     predictor = Predictor.load(model_dir)
     predictions, skipped = run_predictor(predictor, photos, progress=progress, desc=split)
@@ -220,7 +224,7 @@ def evaluate(
             desc="unknown species",
         )
         skipped += unknown_skipped
-        open_set = open_set_report(predictions, strangers, predictor.calibration)
+        open_set = open_set_report(predictions, strangers, calibration=predictor.calibration)
     evaluation = Evaluation(
         metrics={key: metrics[key] for key in METRIC_KEYS},
         names=list(names),
@@ -236,12 +240,18 @@ def evaluate(
     return evaluation, predictions
 
 
-def open_set_report(known: Predictions, unknown: Predictions, calibration: dict) -> dict:
+def open_set_report(known: Predictions, unknown: Predictions, *, calibration: dict) -> dict:
     """`ml.open_set` figures of the served verdicts, and the trade-off curve, for catalogue
     photos against photos of species the model does not know."""
     correct = known.y_pred == known.y_true
     return {
-        **open_set_figures(correct, known.verdicts, unknown.verdicts),
+        **open_set_figures(
+            known_correct=correct, known_verdicts=known.verdicts, unknown_verdicts=unknown.verdicts
+        ),
         "served_threshold": calibration["uncertain_threshold"],
-        "trade_off": trade_off(known.confidence, correct, unknown.confidence),
+        "trade_off": trade_off(
+            known_confidence=known.confidence,
+            known_correct=correct,
+            unknown_confidence=unknown.confidence,
+        ),
     }

@@ -48,7 +48,7 @@ def tflite_bytes(model: keras.Model) -> bytes:
         return converter.convert()
 
 
-def check_tflite(model: keras.Model, path: Path, atol: float = 1e-3) -> None:
+def check_tflite(model: keras.Model, path: Path, *, atol: float = 1e-3) -> None:
     """Run the TFLite file and the Keras model on the same random batch; they must agree
     (``atol`` relative to the output's magnitude when above 1).
 

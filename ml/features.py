@@ -53,7 +53,7 @@ class Features:
     seconds: float = 0.0
 
 
-def augment(rgb: np.ndarray, view: int, key: str) -> np.ndarray:
+def augment(rgb: np.ndarray, *, view: int, key: str) -> np.ndarray:
     """View `view` of a 224x224 photo: 0 plain, 1 mirrored, 2 centre zoom, 3 mirrored centre zoom,
     then random crops / mirror / colour jitter, deterministic for (view, image)."""
     if view == 0:
@@ -124,7 +124,7 @@ class FeatureCache:
         return self._views[view]
 
     def add(
-        self, view: int, keys: list[str], pooled: np.ndarray, bird: np.ndarray, maps: np.ndarray
+        self, view: int, *, keys: list[str], pooled: np.ndarray, bird: np.ndarray, maps: np.ndarray
     ) -> None:
         """Write one new shard atomically and make it visible to lookups."""
         if not keys:
@@ -198,6 +198,7 @@ def default_extractor(kind: str = "lite0") -> Extractor:
 
 def extract(
     paths: list[Path],
+    *,
     views: int = 1,
     extractor: Extractor | None = None,
     cache_dir: Path | None = None,
@@ -289,9 +290,10 @@ class _Job:
             pooled, bird_map = full_out[0][0], full_out[2][0]
         base = whole
         if self.finder is not None:
-            plan = self.finder.plan(bird_map, pooled, *photo.image.size)
+            width, height = photo.image.size
+            plan = self.finder.plan(bird_map, pooled, width=width, height=height)
             if plan.crop is not None:
-                base = view_pixels(photo.image, plan.crop.as_tuple())
+                base = view_pixels(photo.image, box=plan.crop.as_tuple())
         wanted = self.missing(i)
         reuse = base is whole and full_out is not None and wanted[:1] == [0]
         todo = wanted[1:] if reuse else wanted
@@ -302,7 +304,7 @@ class _Job:
 
 
 def _views(base: np.ndarray, views: list[int], key: str) -> np.ndarray:
-    return np.stack([augment(base, v, key) for v in views])
+    return np.stack([augment(base, view=v, key=key) for v in views])
 
 
 def _stack(first: tuple, rest: tuple) -> tuple:
@@ -362,5 +364,7 @@ def _ordered(pool: ThreadPoolExecutor, fn, items: list, window: int):
 
 def _flush(caches: tuple[FeatureCache, FeatureCache], pending: dict) -> None:
     for (which, view), (keys, pooled, bird, maps) in pending.items():
-        caches[which].add(view, keys, np.stack(pooled), np.array(bird), np.stack(maps))
+        caches[which].add(
+            view, keys=keys, pooled=np.stack(pooled), bird=np.array(bird), maps=np.stack(maps)
+        )
     pending.clear()

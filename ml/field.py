@@ -34,7 +34,7 @@ class FieldPhoto:
 
 
 def field_photos(
-    root: Path, split: str, labels: list[str], name_map: dict[str, str]
+    root: Path, *, split: str, labels: list[str], name_map: dict[str, str]
 ) -> tuple[list[FieldPhoto], int]:
     """The split's photos of catalogue species the model knows, and how many were left out."""
     boxes = read_boxes(root)
@@ -58,6 +58,7 @@ def _ranks(suggestions, label: int) -> tuple[bool, bool]:
 def field_report(
     model_dir: Path,
     root: Path,
+    *,
     name_map: dict[str, str],
     split: str = "valid",
     progress: bool = True,
@@ -66,10 +67,10 @@ def field_report(
     against the true box; the finder's inference CPU per photo against the single pass,
     measured photo by photo in the same run (one LiteRT thread, the decode excluded: both
     paths decode the same way)."""
-    refuse_trained_photos(model_dir, Path(root), split)
+    refuse_trained_photos(model_dir, Path(root), split=split)
     predictor = Predictor.load(model_dir, num_threads=1)
     labels = [entry["name"] for entry in predictor.labels]
-    photos, left_out = field_photos(Path(root), split, labels, name_map)
+    photos, left_out = field_photos(Path(root), split=split, labels=labels, name_map=name_map)
     if not photos:
         raise ValueError(f"no photo of {root}/{split} is of a species the model knows")
     hits = {mode: np.zeros((len(photos), 2), bool) for mode in ("full", "finder", "true_box")}

@@ -165,7 +165,7 @@ class _MapRegions:
         )
 
 
-def tight_box(bird_map: np.ndarray, width: int, height: int, params: FinderParams) -> Box:
+def tight_box(bird_map: np.ndarray, *, width: int, height: int, params: FinderParams) -> Box:
     """The box around the strongest bird evidence, in pixels of a `width` x `height` photo.
 
     The map covers the whole frame (the full view squashes the photo to a square), so map
@@ -174,7 +174,7 @@ def tight_box(bird_map: np.ndarray, width: int, height: int, params: FinderParam
     return _MapRegions.of(bird_map).box(params.threshold, width, height)
 
 
-def square_around(box: Box, width: int, height: int, margin: float) -> Box:
+def square_around(box: Box, *, width: int, height: int, margin: float) -> Box:
     """The square centred on `box` with side (longer side x (1 + margin)), moved inside the
     photo; never larger than the photo's short side nor smaller than `MIN_BOX_PIXELS`."""
     short = min(width, height)
@@ -194,7 +194,7 @@ class CropPlan:
     weight: float = 0.0  # the crop's blend weight (`FinderParams.weight_for`)
 
 
-def blend_probabilities(full: np.ndarray, crop: np.ndarray, crop_weight: float) -> np.ndarray:
+def blend_probabilities(full: np.ndarray, crop: np.ndarray, *, crop_weight: float) -> np.ndarray:
     """Weighted geometric mean of two probability vectors, renormalised (= a weighted mean of
     the calibrated logits, so the temperature keeps its meaning)."""
     eps = 1e-12
@@ -209,7 +209,9 @@ def blend_probabilities(full: np.ndarray, crop: np.ndarray, crop_weight: float) 
 REGRESSOR_THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6)  # map boxes the regressor starts from
 
 
-def box_features(bird_map: np.ndarray, pooled: np.ndarray, width: int, height: int) -> np.ndarray:
+def box_features(
+    bird_map: np.ndarray, pooled: np.ndarray, *, width: int, height: int
+) -> np.ndarray:
     """What the box regressor reads, all from the full view's pass: the map's boxes at several
     thresholds (centre, log size, relative to the frame), the pooled features (signed square
     root, unit length: what the scene looks like) and the frame's aspect ratio."""
@@ -223,7 +225,7 @@ def box_features(bird_map: np.ndarray, pooled: np.ndarray, width: int, height: i
     return np.concatenate([np.asarray(boxes), rooted, [width / height]]).astype(np.float64)
 
 
-def box_target(box: Box, width: int, height: int) -> np.ndarray:
+def box_target(box: Box, *, width: int, height: int) -> np.ndarray:
     """A box as the regressor predicts it: centre and log size relative to the frame."""
     w, h = box.width / width, box.height / height
     return np.array([box.x / width + w / 2, box.y / height + h / 2, np.log(w), np.log(h)])
@@ -237,8 +239,8 @@ class BoxRegressor:
     x_mean: np.ndarray  # [features]
     y_mean: np.ndarray  # [4]
 
-    def predict(self, bird_map: np.ndarray, pooled: np.ndarray, width: int, height: int) -> Box:
-        x = box_features(bird_map, pooled, width, height)
+    def predict(self, bird_map: np.ndarray, pooled: np.ndarray, *, width: int, height: int) -> Box:
+        x = box_features(bird_map, pooled, width=width, height=height)
         cx, cy, log_w, log_h = (x - self.x_mean) @ self.coef + self.y_mean
         w, h = min(float(np.exp(log_w)), 1.0) * width, min(float(np.exp(log_h)), 1.0) * height
         left = min(max(cx * width - w / 2, 0.0), width - w)
@@ -246,7 +248,7 @@ class BoxRegressor:
         return Box(left, top, w, h)
 
 
-def fit_box_regressor(features: np.ndarray, targets: np.ndarray, alpha: float) -> BoxRegressor:
+def fit_box_regressor(features: np.ndarray, targets: np.ndarray, *, alpha: float) -> BoxRegressor:
     """Closed-form ridge regression (centred, so the intercept is not penalised)."""
     x_mean, y_mean = features.mean(axis=0), targets.mean(axis=0)
     x, y = features - x_mean, targets - y_mean
@@ -279,16 +281,18 @@ class Finder:
                 digest.update(np.ascontiguousarray(array, np.float64).tobytes())
         return f"finder-{digest.hexdigest()[:10]}"
 
-    def locate(self, bird_map: np.ndarray, pooled: np.ndarray, width: int, height: int) -> Box:
+    def locate(self, bird_map: np.ndarray, pooled: np.ndarray, *, width: int, height: int) -> Box:
         """The tight box around the bird in a `width` x `height` photo."""
         if self.regressor is not None:
-            return self.regressor.predict(bird_map, pooled, width, height)
-        return tight_box(bird_map, width, height, self.params)
+            return self.regressor.predict(bird_map, pooled, width=width, height=height)
+        return tight_box(bird_map, width=width, height=height, params=self.params)
 
-    def plan(self, bird_map: np.ndarray, pooled: np.ndarray, width: int, height: int) -> CropPlan:
+    def plan(
+        self, bird_map: np.ndarray, pooled: np.ndarray, *, width: int, height: int
+    ) -> CropPlan:
         """Find the bird and decide whether a second pass on a square around it is worth it."""
-        found = self.locate(bird_map, pooled, width, height)
-        square = square_around(found, width, height, self.params.margin)
+        found = self.locate(bird_map, pooled, width=width, height=height)
+        square = square_around(found, width=width, height=height, margin=self.params.margin)
         weight = self.params.weight_for(square.width / min(width, height))
         return CropPlan(found, square if weight > 0 else None, weight)
 

@@ -47,18 +47,26 @@ CROPS_PER_FIELD_PHOTO = 0.5  # photos cut to the bird that join each field photo
 
 
 def _hit_rate(finder: Finder, rows, maps, pooled, sizes, boxes) -> float:
-    hits = [finder.locate(maps[i], pooled[i], *sizes[i]).iou(boxes[i]) >= IOU_HIT for i in rows]
+    hits = [
+        finder.locate(maps[i], pooled[i], width=sizes[i][0], height=sizes[i][1]).iou(boxes[i])
+        >= IOU_HIT
+        for i in rows
+    ]
     return float(np.mean(hits)) if hits else 0.0
 
 
 def _cropped_rate(finder: Finder, rows, maps, pooled, sizes) -> float:
     """The share of these photos that the finder would crop for a second pass."""
-    crops = [finder.plan(maps[i], pooled[i], *sizes[i]).crop is not None for i in rows]
+    crops = [
+        finder.plan(maps[i], pooled[i], width=sizes[i][0], height=sizes[i][1]).crop is not None
+        for i in rows
+    ]
     return float(np.mean(crops)) if crops else 0.0
 
 
 def fit_finder(
     field_root: Path,
+    *,
     split: str = "train",
     extractor: Extractor | None = None,
     cache_dir: Path | None = None,
@@ -81,7 +89,13 @@ def fit_finder(
     wanted = min(round(CROPS_PER_FIELD_PHOTO * len(samples)), len(cut))
     cut = [cut[i] for i in sorted(rng.choice(len(cut), wanted, replace=False))]
     paths = [s.path for s in samples] + cut
-    feats = extract(paths, 1, extractor or default_extractor(), cache_dir, progress)
+    feats = extract(
+        paths,
+        views=1,
+        extractor=extractor or default_extractor(),
+        cache_dir=cache_dir,
+        progress=progress,
+    )
     kept = [paths[i] for i in feats.kept]
     sizes = [upright_size(path) for path in kept]
     boxes = [
@@ -90,8 +104,13 @@ def fit_finder(
     ]
     is_field = np.array([i < len(samples) for i in feats.kept])
     maps, pooled = feats.bird_map, feats.pooled[:, 0]
-    x = np.stack([box_features(maps[i], pooled[i], *sizes[i]) for i in range(len(kept))])
-    y = np.stack([box_target(b, *size) for b, size in zip(boxes, sizes, strict=True)])
+    x = np.stack(
+        [
+            box_features(maps[i], pooled[i], width=sizes[i][0], height=sizes[i][1])
+            for i in range(len(kept))
+        ]
+    )
+    y = np.stack([box_target(b, width=w, height=h) for b, (w, h) in zip(boxes, sizes, strict=True)])
     folds = rng.permutation(len(kept)) % FOLDS
 
     def scored(finder: Finder, rows: np.ndarray) -> tuple[float, float]:
@@ -106,7 +125,9 @@ def fit_finder(
     for alpha in ALPHAS:
         candidates[f"ridge_{alpha:g}"] = [
             scored(
-                Finder(FinderParams(), fit_box_regressor(x[folds != k], y[folds != k], alpha)),
+                Finder(
+                    FinderParams(), fit_box_regressor(x[folds != k], y[folds != k], alpha=alpha)
+                ),
                 np.flatnonzero(folds == k),
             )
             for k in range(FOLDS)
@@ -117,7 +138,7 @@ def fit_finder(
     best = max(scores, key=scores.get)
     finder = Finder()
     if best != "threshold_only":
-        finder = Finder(FinderParams(), fit_box_regressor(x, y, float(best.split("_")[1])))
+        finder = Finder(FinderParams(), fit_box_regressor(x, y, alpha=float(best.split("_")[1])))
     report = {
         "photos": n_field,
         "cut_photos": n_cut,
@@ -163,6 +184,7 @@ MAX_SECOND_PASS = 0.5
 def choose_crop_params(
     finder: Finder,
     model_dir: Path,
+    *,
     field_root: Path,
     name_map: dict[str, str],
     split: str = "train",
@@ -175,7 +197,7 @@ def choose_crop_params(
     """
     predictor = Predictor.load(model_dir, num_threads=1)
     labels = [entry["name"] for entry in predictor.labels]
-    photos, _ = field_photos(Path(field_root), split, labels, name_map)
+    photos, _ = field_photos(Path(field_root), split=split, labels=labels, name_map=name_map)
     if not photos:
         raise ValueError(f"no photo of {field_root}/{split} is of a species the model knows")
     full, crops, sides = [], {m: [] for m in MARGINS}, {m: [] for m in MARGINS}
@@ -183,11 +205,12 @@ def choose_crop_params(
         image = load_photo(item.path).image
         outputs = predictor.model.run(view_pixels(image)[None])
         full.append(outputs[0][0])
-        found = finder.locate(outputs[2][0], outputs[3][0], *image.size)
+        width, height = image.size
+        found = finder.locate(outputs[2][0], outputs[3][0], width=width, height=height)
         for margin in MARGINS:
-            square = square_around(found, *image.size, margin)
+            square = square_around(found, width=width, height=height, margin=margin)
             crops[margin].append(
-                predictor.model.run(view_pixels(image, square.as_tuple())[None])[0][0]
+                predictor.model.run(view_pixels(image, box=square.as_tuple())[None])[0][0]
             )
             sides[margin].append(square.width / min(image.size))
     labels_true = np.array([item.label for item in photos])
@@ -206,7 +229,7 @@ def choose_crop_params(
             weights = np.array([params.weight_for(share) for share in side])
             probs = np.stack(
                 [
-                    blend_probabilities(f, c, w) if w > 0 else f
+                    blend_probabilities(f, c, crop_weight=w) if w > 0 else f
                     for f, c, w in zip(full_probs, crop_probs, weights, strict=True)
                 ]
             )

@@ -72,7 +72,7 @@ class UnreadableImage(ImageRejected):
 
 
 def load_rgb(
-    source: ImageSource, size: int = IMAGE_SIZE, max_pixels: int = MAX_PIXELS
+    source: ImageSource, *, size: int = IMAGE_SIZE, max_pixels: int = MAX_PIXELS
 ) -> np.ndarray:
     """Open a photo (bytes, path, binary file or PIL image) as RGB uint8 [size, size, 3].
 
@@ -97,7 +97,7 @@ class Photo:
 
 
 def load_photo(
-    source: ImageSource, max_pixels: int = MAX_PIXELS, min_side: int = DECODE_SIDE
+    source: ImageSource, *, max_pixels: int = MAX_PIXELS, min_side: int = DECODE_SIDE
 ) -> Photo:
     """Open and decode a photo upright, no smaller than `min_side` where it was larger, so that a
     crop around a small bird still has detail (see `ml.finder`)."""
@@ -119,7 +119,10 @@ def _upright_size(image: Image.Image) -> tuple[int, int]:
 
 
 def view_pixels(
-    image: Image.Image, box: tuple[float, float, float, float] | None = None, size: int = IMAGE_SIZE
+    image: Image.Image,
+    *,
+    box: tuple[float, float, float, float] | None = None,
+    size: int = IMAGE_SIZE,
 ) -> np.ndarray:
     """The region `box` (left, top, width, height in the image's pixels; None: the whole frame,
     squashed to a square as the training photos were) resized to uint8 [size, size, 3]."""

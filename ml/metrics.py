@@ -25,16 +25,16 @@ METRIC_KEYS = (
 
 
 def expected_calibration_error(
-    confidence: np.ndarray, correct: np.ndarray, bins: int = 15
+    confidence: np.ndarray, correct: np.ndarray, *, bins: int = 15
 ) -> float:
     """ECE: support-weighted gap between confidence and accuracy over equal-width bins."""
     return float(
-        sum(r["count"] * r["gap"] for r in reliability_table(confidence, correct, bins))
+        sum(r["count"] * r["gap"] for r in reliability_table(confidence, correct, bins=bins))
         / max(len(confidence), 1)
     )
 
 
-def reliability_table(confidence: np.ndarray, correct: np.ndarray, bins: int = 15) -> list[dict]:
+def reliability_table(confidence: np.ndarray, correct: np.ndarray, *, bins: int = 15) -> list[dict]:
     """Per confidence bin: bounds, count, mean confidence, accuracy, their gap (empty bins too)."""
     confidence = np.asarray(confidence, dtype=np.float64)
     correct = np.asarray(correct, dtype=np.float64)
@@ -67,7 +67,7 @@ def weighted_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
 
 
 def classification_metrics(
-    y_true: np.ndarray, top_k: np.ndarray, confidence: np.ndarray
+    y_true: np.ndarray, top_k: np.ndarray, *, confidence: np.ndarray
 ) -> dict[str, float]:
     """Accuracy, top-5 accuracy, weighted/macro F1 (over present species) and ECE."""
     y_true = np.asarray(y_true)
@@ -100,7 +100,7 @@ def verdict_metrics(verdicts: Sequence[str], correct: np.ndarray) -> dict[str, f
     }
 
 
-def per_species(y_true: np.ndarray, y_pred: np.ndarray, names: Sequence[str]) -> list[dict]:
+def per_species(y_true: np.ndarray, y_pred: np.ndarray, *, names: Sequence[str]) -> list[dict]:
     """Precision, recall, F1 and support of every species present in `y_true`, worst F1 first."""
     present = np.unique(y_true)
     precision, recall, f1, support = precision_recall_fscore_support(
@@ -120,7 +120,7 @@ def per_species(y_true: np.ndarray, y_pred: np.ndarray, names: Sequence[str]) ->
 
 
 def confused_pairs(
-    y_true: np.ndarray, y_pred: np.ndarray, names: Sequence[str], n: int = 20
+    y_true: np.ndarray, y_pred: np.ndarray, *, names: Sequence[str], n: int = 20
 ) -> list[dict]:
     """The `n` most frequent (true -> predicted) mistakes."""
     pairs: dict[tuple[int, int], int] = {}
@@ -138,16 +138,16 @@ def confused_pairs(
 
 
 def worst_submatrix(
-    y_true: np.ndarray, y_pred: np.ndarray, names: Sequence[str], n: int = 15
+    y_true: np.ndarray, y_pred: np.ndarray, *, names: Sequence[str], n: int = 15
 ) -> tuple[np.ndarray, list[str]]:
     """Confusion matrix restricted to the `n` species with the lowest recall and the species
     they are most often mistaken for (rows: true, columns: predicted)."""
-    rows = per_species(y_true, y_pred, names)
+    rows = per_species(y_true, y_pred, names=names)
     index = {name: i for i, name in enumerate(names)}
     chosen: list[int] = [
         index[r["species"]] for r in sorted(rows, key=lambda r: (r["recall"], r["species"]))[:n]
     ]
-    for pair in confused_pairs(y_true, y_pred, names, n=len(y_true)):
+    for pair in confused_pairs(y_true, y_pred, names=names, n=len(y_true)):
         if len(chosen) >= 2 * n:
             break
         for name in (pair["true"], pair["predicted"]):

@@ -150,7 +150,9 @@ def load_params(path: str | Path | None = None, **overrides: Any) -> HeadParams:
     return dataclasses.replace(DEFAULT_PARAMS, **values)
 
 
-def build_head(n_species: int, params: HeadParams = DEFAULT_PARAMS, seed: int = 0) -> keras.Model:
+def build_head(
+    n_species: int, *, params: HeadParams = DEFAULT_PARAMS, seed: int = 0
+) -> keras.Model:
     """The head, outputting LOGITS (temperature scaling and softmax are added for serving)."""
     import keras
 
@@ -191,6 +193,7 @@ def make_optimizer(params: HeadParams, steps: int) -> keras.optimizers.Optimizer
 def serving_model(
     backbone: keras.Model,
     head: keras.Model,
+    *,
     bird_class_ids: list[int] | tuple[int, ...],
     temperature: float = 1.0,
     tta_views: int = 1,

@@ -20,7 +20,7 @@ def answered(verdicts: Sequence[str]) -> np.ndarray:
 
 
 def open_set_figures(
-    known_correct: np.ndarray, known_verdicts: Sequence[str], unknown_verdicts: Sequence[str]
+    *, known_correct: np.ndarray, known_verdicts: Sequence[str], unknown_verdicts: Sequence[str]
 ) -> dict:
     """Shares answered, and the accuracy of the catalogue photos' answers, under the served rule."""
     known = answered(known_verdicts)
@@ -35,6 +35,7 @@ def open_set_figures(
 
 
 def trade_off(
+    *,
     known_confidence: np.ndarray,
     known_correct: np.ndarray,
     unknown_confidence: np.ndarray,

@@ -77,6 +77,7 @@ class Predictor:
     def predict(
         self,
         image: ImageSource | Photo,
+        *,
         k: int = 5,
         box: Box | None = None,
         use_finder: bool = True,
@@ -98,17 +99,20 @@ class Predictor:
         params = self.finder.params if self.finder is not None else FinderParams()
         if box is not None:
             decoded = box.scaled(1 / scale)
-            crop, source = square_around(decoded, width, height, params.margin), "person"
+            crop, source = (
+                square_around(decoded, width=width, height=height, margin=params.margin),
+                "person",
+            )
             weight = params.crop_weight
         elif use_finder and self.finder is not None:
-            plan = self.finder.plan(outputs[2][0], outputs[3][0], width, height)
+            plan = self.finder.plan(outputs[2][0], outputs[3][0], width=width, height=height)
             found = plan.found
             if plan.crop is not None:
                 crop, source, weight = plan.crop, "finder", plan.weight
         if crop is not None:
-            second = self.model.run(view_pixels(photo.image, crop.as_tuple())[None])[0][0]
-            probabilities = blend_probabilities(probabilities, second, weight)
-        result = self.decide(probabilities, bird, k, started)
+            second = self.model.run(view_pixels(photo.image, box=crop.as_tuple())[None])[0][0]
+            probabilities = blend_probabilities(probabilities, second, crop_weight=weight)
+        result = self.decide(probabilities, bird, k=k, started=started)
         shown = crop or Box(0, 0, width, height)
         return dataclasses.replace(
             result,
@@ -117,7 +121,9 @@ class Predictor:
             found_box=None if found is None else found.scaled(scale).rounded(),
         )
 
-    def decide(self, probabilities: np.ndarray, bird: float, k: int, started: float) -> Prediction:
+    def decide(
+        self, probabilities: np.ndarray, bird: float, *, k: int, started: float
+    ) -> Prediction:
         top = np.argsort(-probabilities)[:k]
         suggestions = [
             Suggestion(

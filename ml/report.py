@@ -51,7 +51,7 @@ def plot_trial_losses(records: Sequence[dict], path: Path) -> Path:
     return _save(fig, path)
 
 
-def plot_loss_vs_params(records: Sequence[dict], kinds: dict[str, str], path: Path) -> Path:
+def plot_loss_vs_params(records: Sequence[dict], *, kinds: dict[str, str], path: Path) -> Path:
     """One panel per parameter: loss against its value (log axis for `log`, strip plot for
     `choice`); the best trial is marked."""
     names = list(kinds)
@@ -91,7 +91,7 @@ def _natural(value: str) -> tuple:
         return (1, 0.0, value)
 
 
-def plot_learning_curves(records: Sequence[dict], path: Path, n: int = 4) -> Path:
+def plot_learning_curves(records: Sequence[dict], *, path: Path, n: int = 4) -> Path:
     """Training and hold-out loss per epoch of the `n` best trials."""
     best = sorted(records, key=lambda r: r["loss"])[:n]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
@@ -195,7 +195,7 @@ def _fmt(value: Any) -> str:
 # --- evaluation --------------------------------------------------------------------------------
 
 
-def plot_confusion(matrix: np.ndarray, names: Sequence[str], path: Path) -> Path:
+def plot_confusion(matrix: np.ndarray, names: Sequence[str], *, path: Path) -> Path:
     """A (sub-)confusion matrix with counts; rows true, columns predicted."""
     size = max(5.0, 0.42 * len(names) + 2.5)
     fig, ax = plt.subplots(figsize=(size, size))
@@ -219,7 +219,7 @@ def plot_confusion(matrix: np.ndarray, names: Sequence[str], path: Path) -> Path
     return _save(fig, path)
 
 
-def plot_open_set(curve: Sequence[dict], served_threshold: float, path: Path) -> Path:
+def plot_open_set(curve: Sequence[dict], *, served_threshold: float, path: Path) -> Path:
     """The open-set trade-off (`ml.open_set.trade_off`): share answered against the threshold
     for catalogue and unknown species, and the catalogue answers' accuracy against their share."""
     fig, (ax_share, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
@@ -291,7 +291,7 @@ def plot_reliability(table: Sequence[dict], path: Path) -> Path:
 
 
 def plot_misclassified(
-    items: Sequence[tuple[Path, str, str, float]], path: Path, n: int = 24
+    items: Sequence[tuple[Path, str, str, float]], *, path: Path, n: int = 24
 ) -> Path:
     """A grid of misclassified photos captioned with the true and predicted names."""
     items = sorted(items, key=lambda item: -item[3])[:n]
@@ -421,8 +421,8 @@ def write_evaluation(
     correct = predictions.y_pred == predictions.y_true
     figures = {
         "confusion": plot_confusion(
-            *worst_submatrix(predictions.y_true, predictions.y_pred, names),
-            out / "confusion_worst.png",
+            *worst_submatrix(predictions.y_true, predictions.y_pred, names=names),
+            path=out / "confusion_worst.png",
         ),
         "reliability": plot_reliability(
             reliability_table(predictions.confidence, correct), out / "reliability.png"
@@ -437,14 +437,14 @@ def write_evaluation(
                 )
                 for i in np.flatnonzero(~correct)
             ],
-            out / "misclassified.png",
+            path=out / "misclassified.png",
         ),
     }
     if evaluation.open_set is not None:
         figures["open set"] = plot_open_set(
             evaluation.open_set["trade_off"],
-            evaluation.open_set["served_threshold"],
-            out / "open_set.png",
+            served_threshold=evaluation.open_set["served_threshold"],
+            path=out / "open_set.png",
         )
         write_json(path=out / "open_set.json", value=evaluation.open_set)
     write_bytes(

@@ -64,6 +64,7 @@ class Sources:
 
 def gather_sources(
     catalogue_root: Path,
+    *,
     added: Sequence[Path] = (),
     names: dict[str, str] | None = None,
     hold_out: Sequence[Path] = (),
@@ -137,7 +138,7 @@ def _held_out(gathered: list, hold_out: Sequence[Path]) -> set[Path]:
     return {p for p, held in zip(paths, matcher.matches(paths), strict=True) if held}
 
 
-def trained_on_split(data_info: dict, folder: Path, split: str) -> bool:
+def trained_on_split(data_info: dict, folder: Path, *, split: str) -> bool:
     """Whether the model whose `data.json` is `data_info` trained on `folder`'s `split`: an
     added folder's train and valid photos all train, unless that split was held out."""
     records = data_info.get("sources", [])

@@ -86,7 +86,7 @@ class TrainingData:
     from_added: np.ndarray | None = None  # bool [n]: training photos from an added folder
 
 
-def choose_split(dataset: Dataset, seed: int = 0, per_class: int | None = None) -> Split:
+def choose_split(dataset: Dataset, *, seed: int = 0, per_class: int | None = None) -> Split:
     """`train` trains and `valid` checks; with no `train`, the photos of the first split found
     are the pool and 1 in 5 of each species (at least one if it has two) is held out."""
     rng = random.Random(seed)
@@ -133,6 +133,7 @@ def _cap(samples: list[Sample], per_class: int | None, rng: random.Random) -> li
 
 def training_data(
     split: Split,
+    *,
     params: HeadParams,
     extractor: Extractor,
     cache_dir: Path | None = None,
@@ -145,10 +146,22 @@ def training_data(
     an added folder) and of the test-time views of held-out and unknown-species ones, all under
     the crop policy `finder` (as serving crops), plus their full views."""
     train = extract(
-        [s.path for s in split.train], params.train_views, extractor, cache_dir, progress, finder
+        [s.path for s in split.train],
+        views=params.train_views,
+        extractor=extractor,
+        cache_dir=cache_dir,
+        progress=progress,
+        finder=finder,
     )
     added_views = min(params.added_views, params.train_views)
-    extra = extract([s.path for s in added], added_views, extractor, cache_dir, progress, finder)
+    extra = extract(
+        [s.path for s in added],
+        views=added_views,
+        extractor=extractor,
+        cache_dir=cache_dir,
+        progress=progress,
+        finder=finder,
+    )
     held, held_features = _served(split.held, params, extractor, cache_dir, progress, finder)
     train_samples = [split.train[i] for i in train.kept] + [added[i] for i in extra.kept]
     species = sorted({s.species for s in train_samples})
@@ -187,26 +200,36 @@ def _served(
 ) -> tuple[ServedViews, Features]:
     """(ServedViews, the policy's Features) of photos that are judged, not trained on."""
     paths = [s.path for s in samples]
-    features = extract(paths, params.tta_views, extractor, cache_dir, progress, finder)
+    features = extract(
+        paths,
+        views=params.tta_views,
+        extractor=extractor,
+        cache_dir=cache_dir,
+        progress=progress,
+        finder=finder,
+    )
     if finder is None:
         return ServedViews(features.pooled), features
-    full = extract(paths, params.tta_views, extractor, cache_dir, progress)
+    full = extract(
+        paths, views=params.tta_views, extractor=extractor, cache_dir=cache_dir, progress=progress
+    )
     return ServedViews(
-        features.pooled, full.pooled, crop_weights_of(finder, full, samples)
+        features.pooled, full.pooled, crop_weights_of(finder, full, samples=samples)
     ), features
 
 
-def crop_weights_of(finder: Finder, full, samples: list[Sample]) -> np.ndarray:
+def crop_weights_of(finder: Finder, full, *, samples: list[Sample]) -> np.ndarray:
     """Each photo's crop weight as serving computes it, from its cached full view."""
+    sizes = (upright_size(samples[i].path) for i in full.kept)
     return np.array(
         [
-            finder.plan(full.bird_map[r], full.pooled[r, 0], *upright_size(samples[i].path)).weight
-            for r, i in enumerate(full.kept)
+            finder.plan(full.bird_map[r], full.pooled[r, 0], width=w, height=h).weight
+            for r, (w, h) in enumerate(sizes)
         ]
     )
 
 
-def fit_head(data: TrainingData, params: HeadParams, seed: int = 0, verbose: int | str = "auto"):
+def fit_head(data: TrainingData, *, params: HeadParams, seed: int = 0, verbose: int | str = "auto"):
     """Train the head; early stopping on the held-out plain views.
 
     Each epoch shows every training photo `views_per_epoch` times, each time through one of its
@@ -222,7 +245,7 @@ def fit_head(data: TrainingData, params: HeadParams, seed: int = 0, verbose: int
     n_species = len(data.species)
     n_photos, views = data.x_train.shape[:2]
     n = n_photos * params.views_per_epoch  # samples per epoch
-    head = build_head(n_species, params, seed)
+    head = build_head(n_species, params=params, seed=seed)
     batch_size = min(params.batch_size, max(n, 1))
     steps = max(1, int(np.ceil(n / batch_size)))
     optimizer = make_optimizer(params, params.epochs * steps)
@@ -234,7 +257,11 @@ def fit_head(data: TrainingData, params: HeadParams, seed: int = 0, verbose: int
     y = tf.constant(data.y_train, tf.int32)
     weight = tf.constant(
         class_weights(
-            data.y_train, n_species, params.class_balance, data.from_added, params.added_weight
+            data.y_train,
+            n_species=n_species,
+            balance=params.class_balance,
+            from_added=data.from_added,
+            added_weight=params.added_weight,
         ),
         tf.float32,
     )
@@ -312,6 +339,7 @@ def fit_head(data: TrainingData, params: HeadParams, seed: int = 0, verbose: int
 
 def class_weights(
     labels: np.ndarray,
+    *,
     n_species: int,
     balance: float,
     from_added: np.ndarray | None = None,
@@ -364,11 +392,11 @@ def calibrate(head, data: TrainingData) -> tuple[dict, dict]:
             "held_out_threshold": uncertain,
             "unknown_answered": float((unknown_top >= cal["uncertain_threshold"]).mean()),
         }
-    metrics = held_out_metrics(probs, data.y_held, data.bird_held, cal)
+    metrics = held_out_metrics(probs, data.y_held, bird=data.bird_held, cal=cal)
     return cal, metrics
 
 
-def held_out_metrics(probs: np.ndarray, labels: np.ndarray, bird: np.ndarray, cal: dict) -> dict:
+def held_out_metrics(probs: np.ndarray, labels: np.ndarray, *, bird: np.ndarray, cal: dict) -> dict:
     """Accuracy, weighted F1 and verdict rates of the held-out photos (`metrics.json`)."""
     if len(labels) == 0:
         return {"held_out_photos": 0}
@@ -378,7 +406,7 @@ def held_out_metrics(probs: np.ndarray, labels: np.ndarray, bird: np.ndarray, ca
         verdict_of(bird_mass=float(b), top_probability=float(p[k[0]]), calibration=cal)
         for b, p, k in zip(bird, probs, top_k, strict=True)
     ]
-    figures = classification_metrics(labels, top_k, probs.max(axis=1))
+    figures = classification_metrics(labels, top_k, confidence=probs.max(axis=1))
     rates = verdict_metrics(verdicts, correct)
     return {
         "held_out_photos": len(labels),
@@ -393,6 +421,7 @@ def held_out_metrics(probs: np.ndarray, labels: np.ndarray, bird: np.ndarray, ca
 
 def train_model(
     data_dir: str | os.PathLike,
+    *,
     out_dir: str | os.PathLike | None = None,
     params: HeadParams | None = None,
     seed: int = 0,
@@ -416,9 +445,16 @@ def train_model(
     split's photos per species (`ml.model.default_params_for`). `finder` is the crop policy of
     training and serving (None: the full frame only, one pass)."""
     started = time.perf_counter()
-    sources = gather_sources(Path(data_dir), added, names, hold_out, species, exclude_added)
+    sources = gather_sources(
+        Path(data_dir),
+        added=added,
+        names=names,
+        hold_out=hold_out,
+        species=species,
+        exclude=exclude_added,
+    )
     dataset = sources.catalogue
-    split = choose_split(dataset, seed, per_class)
+    split = choose_split(dataset, seed=seed, per_class=per_class)
     log(
         f"Data: {len(dataset.species)} species, {len(split.train)} training photos, "
         f"{len(split.held)} held out ({split.note})."
@@ -435,7 +471,14 @@ def train_model(
         )
     extractor = extractor or default_extractor()
     data = training_data(
-        split, params, extractor, cache_dir, progress, finder, sources.added, sources.unknown
+        split,
+        params=params,
+        extractor=extractor,
+        cache_dir=cache_dir,
+        progress=progress,
+        finder=finder,
+        added=sources.added,
+        unknown=sources.unknown,
     )
     for path, reason in data.skipped:
         log(f"Skipped {path}: {reason}")
@@ -444,16 +487,16 @@ def train_model(
         log(f"Species without a readable training photo, left out: {', '.join(dropped)}")
 
     log(f"Training the head on {data.x_train.shape[0]} photos x {data.x_train.shape[1]} views...")
-    head, history = fit_head(data, params, seed, verbose=2 if progress else 0)
+    head, history = fit_head(data, params=params, seed=seed, verbose=2 if progress else 0)
     cal, metrics = calibrate(head, data)
     metrics["training_seconds"] = round(time.perf_counter() - started, 1)
 
     serving = serving_model(
         feature_model(extractor.id.split("-")[0]),
         head,
-        BIRD_CLASS_IDS,
-        cal["temperature"],
-        params.tta_views,
+        bird_class_ids=BIRD_CLASS_IDS,
+        temperature=cal["temperature"],
+        tta_views=params.tta_views,
     )
     labels = [
         {"index": i, "name": n, "scientific_name": dataset.scientific_names.get(n, "")}

@@ -149,7 +149,7 @@ def to_params(sample: dict[str, Any]) -> dict[str, Any]:
 
 
 def stratified_holdout(
-    labels: np.ndarray, fraction: float = HOLDOUT_FRACTION, seed: int = 0
+    labels: np.ndarray, *, fraction: float = HOLDOUT_FRACTION, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
     """(fit, hold-out) indices: `fraction` of each species' photos (at least one) held out."""
     rng = np.random.default_rng(seed)
@@ -176,6 +176,7 @@ class SearchResult:
 def search(
     store: RunStore,
     trials: Trials,
+    *,
     objective: Callable[[dict], dict],
     max_evals: int,
     seed: int = 0,
@@ -229,15 +230,15 @@ def _show_best(bar: tqdm, trials: Trials) -> None:
 # --- the objective on cached features ----------------------------------------------------------
 
 
-def tuning_split(data: Path, seed: int = 0, per_class: int | None = None) -> Split:
+def tuning_split(data: Path, *, seed: int = 0, per_class: int | None = None) -> Split:
     """The photos `train_model --per-class` would train on, split into a part to fit and a
     stratified hold-out to score: the data set's `valid`/`test` splits are never read."""
     dataset = read_dataset(data)
     if not dataset.samples("train"):
         raise DatasetError(f"{data} has no train split to tune on.")
-    pool = choose_split(dataset, seed, per_class).train
+    pool = choose_split(dataset, seed=seed, per_class=per_class).train
     labels = np.array([dataset.species.index(s.species) for s in pool])
-    fit, hold = stratified_holdout(labels, HOLDOUT_FRACTION, seed)
+    fit, hold = stratified_holdout(labels, fraction=HOLDOUT_FRACTION, seed=seed)
     note = (
         f"stratified {HOLDOUT_FRACTION:.0%} of each species' train photos held out "
         f"({len(fit)} photos fit, {len(hold)} scored, {len(dataset.species)} species); "
@@ -251,7 +252,9 @@ def tuning_split(data: Path, seed: int = 0, per_class: int | None = None) -> Spl
 def load_tuning_data(split: Split, progress: bool = True) -> TrainingData:
     """Features of every training view of the fit photos and the test-time views of the
     hold-out, from the pipeline's feature cache."""
-    return training_data(split, DEFAULT_PARAMS, default_extractor(), progress=progress)
+    return training_data(
+        split, params=DEFAULT_PARAMS, extractor=default_extractor(), progress=progress
+    )
 
 
 def make_objective(data: TrainingData, seed: int = 0) -> Callable[[dict], dict]:
@@ -261,7 +264,7 @@ def make_objective(data: TrainingData, seed: int = 0) -> Callable[[dict], dict]:
         params = to_params(sample)
         started = time.perf_counter()
         try:
-            outcome = fit_and_score(data, params, seed)
+            outcome = fit_and_score(data, params=params, seed=seed)
         except (ValueError, FloatingPointError) as exc:
             return {"status": STATUS_FAIL, "params": params, "error": str(exc)}
         duration = time.perf_counter() - started
@@ -270,12 +273,12 @@ def make_objective(data: TrainingData, seed: int = 0) -> Callable[[dict], dict]:
     return objective
 
 
-def fit_and_score(data: TrainingData, params: dict[str, Any], seed: int) -> dict:
+def fit_and_score(data: TrainingData, *, params: dict[str, Any], seed: int) -> dict:
     """Loss, metrics and history of one parameter set: trained and scored exactly as
     `train_model` trains and serves (a random training view per photo per epoch, test-time
     views averaged)."""
     head_params = HeadParams(**{**DEFAULT_PARAMS.to_dict(), **params})
-    head, history = fit_head(data, head_params, seed, verbose=0)
+    head, history = fit_head(data, params=head_params, seed=seed, verbose=0)
     val_loss = history.get("val_loss", [])
     if not np.all(np.isfinite(val_loss)):
         raise FloatingPointError("training diverged (non-finite hold-out loss)")
@@ -316,23 +319,37 @@ def start_or_resume(
         "seed": seed,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "objective_doc": OBJECTIVE_DOC,
-        "holdout_doc": tuning_split(Path(data), seed, per_class).note,
+        "holdout_doc": tuning_split(Path(data), seed=seed, per_class=per_class).note,
     }
     return store, store.create(settings), settings
 
 
 def run_search(
-    store: RunStore, trials: Trials, settings: dict, max_evals: int, progress: bool = True
+    store: RunStore, trials: Trials, *, settings: dict, max_evals: int, progress: bool = True
 ) -> SearchResult:
     """Load the cached features and search until the run holds `max_evals` trials."""
-    split = tuning_split(Path(settings["data"]), settings["seed"], settings["per_class"])
+    split = tuning_split(
+        Path(settings["data"]), seed=settings["seed"], per_class=settings["per_class"]
+    )
     data = load_tuning_data(split, progress)
     objective = make_objective(data, settings["seed"])
-    return search(store, trials, objective, max_evals, settings["seed"], progress)
+    return search(
+        store,
+        trials,
+        objective=objective,
+        max_evals=max_evals,
+        seed=settings["seed"],
+        progress=progress,
+    )
 
 
 def train_best(
-    settings: dict, params: dict, out: Path, progress: bool = True, base: HeadParams | None = None
+    settings: dict,
+    params: dict,
+    *,
+    out: Path,
+    progress: bool = True,
+    base: HeadParams | None = None,
 ) -> Path:
     """The best parameters trained by the pipeline (`ml.train.train_model`, as `train_model`
     does) on the run's data: `<out>/<version>/`. Parameters not tuned come from `base`
@@ -340,7 +357,7 @@ def train_best(
     base = base or DEFAULT_PARAMS
     return train_model(
         settings["data"],
-        out,
+        out_dir=out,
         params=HeadParams(**{**base.to_dict(), **params}),
         seed=settings["seed"],
         per_class=settings["per_class"],
@@ -357,7 +374,7 @@ def best_record(store: RunStore) -> dict:
 
 
 def write_report(
-    store: RunStore, best_dir: Path | None = None, best_metrics: dict | None = None
+    store: RunStore, *, best_dir: Path | None = None, best_metrics: dict | None = None
 ) -> Path:
     """RUN_DIR/report/: loss per trial, loss against each parameter, learning curves, report.md."""
     records = store.records()
@@ -365,10 +382,10 @@ def write_report(
     figures = {
         "Loss per trial": report.plot_trial_losses(records, out / "loss_per_trial.png"),
         "Loss against each parameter": report.plot_loss_vs_params(
-            records, {d.name: d.axis for d in SPACE}, out / "loss_vs_params.png"
+            records, kinds={d.name: d.axis for d in SPACE}, path=out / "loss_vs_params.png"
         ),
         "Learning curves of the best trials": report.plot_learning_curves(
-            records, out / "learning_curves.png"
+            records, path=out / "learning_curves.png"
         ),
     }
     text = report.tuning_markdown(
@@ -383,10 +400,10 @@ def write_report(
     return out / "report.md"
 
 
-def untuned_metrics(settings: dict, out: Path, progress: bool = True) -> dict:
+def untuned_metrics(settings: dict, *, out: Path, progress: bool = True) -> dict:
     """Metrics of the built-in (untuned) defaults trained like the best parameters, for the
     comparison that decides whether the tuned ones become the defaults."""
-    model_dir = train_best(settings, {}, out, progress, base=UNTUNED_PARAMS)
+    model_dir = train_best(settings, {}, out=out, progress=progress, base=UNTUNED_PARAMS)
     return ModelDir.open(path=model_dir).metrics
 
 

@@ -34,7 +34,7 @@ def field_finder(tmp_path_factory: pytest.TempPathFactory):
 
     finder, report = fit_finder(
         shared_data_dir() / "field",
-        "train",
+        split="train",
         cache_dir=tmp_path_factory.mktemp("features"),
         progress=False,
         crops_root=shared_data_dir() / "cub100",
@@ -55,8 +55,8 @@ def small_model_dir(tmp_path_factory: pytest.TempPathFactory, field_finder) -> P
     out = tmp_path_factory.mktemp("models")
     return train_model(
         BIRDS525,
-        out,
-        load_params(**SMALL_PARAMS),
+        out_dir=out,
+        params=load_params(**SMALL_PARAMS),
         seed=SMALL_SEED,
         species=SMALL_SPECIES,
         progress=False,
@@ -71,7 +71,7 @@ def held_out_photos() -> list[tuple[Path, str]]:
     from ml.data import read_dataset
     from ml.train import choose_split
 
-    split = choose_split(read_dataset(BIRDS525, SMALL_SPECIES), SMALL_SEED)
+    split = choose_split(read_dataset(BIRDS525, SMALL_SPECIES), seed=SMALL_SEED)
     return [(s.path, s.species) for s in split.held]
 
 

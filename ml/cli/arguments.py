@@ -20,7 +20,7 @@ def add_name_map_argument(parser: argparse.ArgumentParser, when: str = "") -> No
 
 
 def add_sources_arguments(
-    parser: argparse.ArgumentParser, required: bool = False, default: list[Path] | None = None
+    parser: argparse.ArgumentParser, *, required: bool = False, default: list[Path] | None = None
 ) -> None:
     """`--data CATALOGUE [ADDED ...]`, `--names` and `--hold-out DIR ...` (`ml.sources`)."""
     parser.add_argument(

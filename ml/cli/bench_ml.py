@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(options: dict[str, Any], log: Log) -> None:
     params = options["params"]
-    report = run_benchmark(load_params(params) if params else None, log=log)
+    report = run_benchmark(params=load_params(params) if params else None, log=log)
     path = options["out"] or data_dir() / "bench" / "ml.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     write_json(path=path, value=report)

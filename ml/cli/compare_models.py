@@ -31,7 +31,7 @@ def run(options: dict[str, Any], log: Log) -> None:
         rows = compare(
             options["dir_a"],
             options["dir_b"],
-            options["data"],
+            data=options["data"],
             split=options["split"],
             progress=progress_of(options),
         )

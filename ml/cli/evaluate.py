@@ -40,24 +40,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(options: dict[str, Any], log: Log) -> None:
-    model_dir, data, split, out = (options[k] for k in ("model_dir", "data", "split", "out"))
+    model_dir, data = options["model_dir"], options["data"]
     names, progress = Path(options["names"]), progress_of(options)
     try:
         evaluation, predictions = evaluate(
             model_dir,
             data,
-            split=split,
+            split=options["split"],
             negatives=options["negatives"],
             progress=progress,
             name_map=read_name_map(names) if names.is_file() else None,
         )
         report = write_evaluation(
-            out=out,
+            out=options["out"],
             evaluation=evaluation,
             predictions=predictions,
             model_dir=model_dir,
             data=data,
-            split=split,
+            split=options["split"],
         )
     except (EvaluationError, DatasetError, ModelDirError, FileNotFoundError) as exc:
         raise CommandFailed(str(exc)) from exc
@@ -66,11 +66,15 @@ def run(options: dict[str, Any], log: Log) -> None:
     if options["field"] is not None:
         try:
             figures = field_report(
-                model_dir, options["field"], read_name_map(names), split, progress
+                model_dir,
+                options["field"],
+                name_map=read_name_map(names),
+                split=options["split"],
+                progress=progress,
             )
         except (DatasetError, ModelDirError, FileNotFoundError, ValueError) as exc:
             raise CommandFailed(str(exc)) from exc
-        write_json(path=Path(out) / "field.json", value=figures)
+        write_json(path=Path(options["out"]) / "field.json", value=figures)
         for line in field_summary(figures):
             log(line)
     log(f"report: {report} ({evaluation.seconds:.1f} s)")

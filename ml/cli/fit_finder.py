@@ -31,13 +31,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="photos cut to the bird's box (its split's photos teach the regressor that such "
         "a photo is all bird; default: %(default)s; 'none' to fit on field photos alone)",
     )
-    parser.add_argument("--out", type=Path, help="folder (default: data_dir()/finder)")
     parser.add_argument(
         "--model",
         type=Path,
         help="also choose margin, crop_below and crop_weight by this model's top-1 on the "
         "split (at most half the photos take a second pass)",
     )
+    parser.add_argument("--out", type=Path, help="folder (default: data_dir()/finder)")
     add_name_map_argument(parser, " (with --model)")
 
 
@@ -46,11 +46,19 @@ def run(options: dict[str, Any], log: Log) -> None:
     progress = progress_of(options)
     try:
         finder, report = fit_finder(
-            field, split, progress=progress, crops_root=None if str(crops) == "none" else crops
+            field,
+            split=split,
+            progress=progress,
+            crops_root=None if str(crops) == "none" else crops,
         )
         if model is not None:
             finder, crop_report = choose_crop_params(
-                finder, model, field, read_name_map(options["names"]), split, progress
+                finder,
+                model,
+                field_root=field,
+                name_map=read_name_map(options["names"]),
+                split=split,
+                progress=progress,
             )
     except (DatasetError, ModelDirError, FileNotFoundError, ValueError) as exc:
         raise CommandFailed(str(exc)) from exc

@@ -32,7 +32,13 @@ def run(options: dict[str, Any], log: Log) -> None:
         raise CommandFailed("Give --source DIR, or --download.")
     per_class = options["per_class"]
     try:
-        report = subsample(source, options["out"], per_class, options["seed"], options["overwrite"])
+        report = subsample(
+            source,
+            out=options["out"],
+            per_class=per_class,
+            seed=options["seed"],
+            overwrite=options["overwrite"],
+        )
     except DatasetError as exc:
         raise CommandFailed(str(exc)) from exc
     for name, count in report.short_species.items():

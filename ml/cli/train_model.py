@@ -24,13 +24,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--params", help="JSON file of head/training parameters (see ml.model)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--per-class", type=int, help="at most N training photos per species")
-    parser.add_argument("--species", nargs="+", help="only these species (by name)")
     parser.add_argument(
         "--no-finder",
         action="store_true",
         help="classify the full frame only (no bird finder, one pass per photo)",
     )
+    parser.add_argument("--per-class", type=int, help="at most N training photos per species")
+    parser.add_argument("--species", nargs="+", help="only these species (by name)")
 
 
 def run(options: dict[str, Any], log: Log) -> Path:
@@ -39,11 +39,11 @@ def run(options: dict[str, Any], log: Log) -> Path:
     try:
         model_dir = train_model(
             data[0],
-            options["out"],
-            load_params(params) if params else None,
-            options["seed"],
-            options["species"],
-            options["per_class"],
+            out_dir=options["out"],
+            params=load_params(params) if params else None,
+            seed=options["seed"],
+            species=options["species"],
+            per_class=options["per_class"],
             progress=progress_of(options),
             log=log,
             finder=None if options["no_finder"] else current_finder(),

@@ -82,7 +82,9 @@ def run(options: dict[str, Any], log: Log) -> None:
             command="tune_model " + shlex.join(sys.argv[2:]),
         )
         log(f"run {run_dir}: {len(trials.trials)} trials done, going to {options['trials']}")
-        result = tune.run_search(store, trials, settings, options["trials"], progress)
+        result = tune.run_search(
+            store, trials, settings=settings, max_evals=options["trials"], progress=progress
+        )
     except (RunError, DatasetError, ValueError) as exc:
         raise CommandFailed(str(exc)) from exc
     best = tune.best_record(store)
@@ -94,14 +96,16 @@ def run(options: dict[str, Any], log: Log) -> None:
     best_dir, best_metrics = None, None
     if not options["no_train"]:
         log(f"training the best parameters into {run_dir / 'best'} (train_model)")
-        best_dir = tune.train_best(settings, best["params"], run_dir / "best", progress)
+        best_dir = tune.train_best(
+            settings, best["params"], out=run_dir / "best", progress=progress
+        )
         best_metrics = ModelDir.open(path=best_dir).metrics
-    log(f"report: {tune.write_report(store, best_dir, best_metrics)}")
+    log(f"report: {tune.write_report(store, best_dir=best_dir, best_metrics=best_metrics)}")
     if options["save_defaults"]:
         if best_metrics is None:
             raise CommandFailed("--save-defaults compares trained models: drop --no-train")
         log("training the built-in (untuned) defaults for comparison")
-        untuned = tune.untuned_metrics(settings, run_dir / "untuned", progress)
+        untuned = tune.untuned_metrics(settings, out=run_dir / "untuned", progress=progress)
         log(
             f"held-out weighted F1: tuned {best_metrics.get('weighted_f1')}, "
             f"untuned {untuned.get('weighted_f1')}"

@@ -104,7 +104,7 @@ def test_corrupt_and_non_images_are_skipped_and_features_cached(kaggle_like, tmp
 
 def test_subsample_balanced_linked_with_csv(kaggle_like, tmp_path):
     out = tmp_path / "sub"
-    report = subsample(kaggle_like, out, per_class=4, seed=1)
+    report = subsample(kaggle_like, out=out, per_class=4, seed=1)
     dataset = read_dataset(out)
     assert dataset.counts("train") == {"ABBOTTS BABBLER": 3, "BALD EAGLE": 4, "SNOWY OWL": 4}
     assert report.short_species == {"ABBOTTS BABBLER": 3}
@@ -118,17 +118,20 @@ def test_subsample_balanced_linked_with_csv(kaggle_like, tmp_path):
         rows = list(csv.DictReader(handle))
     assert len(rows) == 17 and all((out / r["filepaths"]).is_file() for r in rows)
     assert {r["scientific name"] for r in rows if r["labels"] == "SNOWY OWL"} == {"SCI SNOWY OWL"}
-    assert subsample(kaggle_like, tmp_path / "sub2", 4, seed=1).train_counts == report.train_counts
+    assert (
+        subsample(kaggle_like, out=tmp_path / "sub2", per_class=4, seed=1).train_counts
+        == report.train_counts
+    )
 
 
 def test_subsample_refuses_to_overwrite_and_leaves_nothing_on_failure(kaggle_like, tmp_path):
     out = tmp_path / "sub"
-    subsample(kaggle_like, out, per_class=2)
+    subsample(kaggle_like, out=out, per_class=2)
     with pytest.raises(DatasetError, match="not empty"):
-        subsample(kaggle_like, out, per_class=3)
+        subsample(kaggle_like, out=out, per_class=3)
     assert read_dataset(out).counts("train")["BALD EAGLE"] == 2
-    subsample(kaggle_like, out, per_class=3, overwrite=True)
+    subsample(kaggle_like, out=out, per_class=3, overwrite=True)
     assert read_dataset(out).counts("train")["BALD EAGLE"] == 3
     with pytest.raises(DatasetError, match="no train split"):
-        subsample(BIRDS525, tmp_path / "none", per_class=2)
+        subsample(BIRDS525, out=tmp_path / "none", per_class=2)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["birds", "sub"]

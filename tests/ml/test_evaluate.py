@@ -25,7 +25,7 @@ NAMES = ["A", "B", "C", "D"]
 def test_classification_metrics_match_hand_counts() -> None:
     y_true = np.array([0, 0, 1, 1, 2, 2])
     top_k = np.array([[0, 1], [1, 0], [1, 0], [1, 2], [0, 2], [2, 1]])
-    metrics = classification_metrics(y_true, top_k, np.full(6, 0.5))
+    metrics = classification_metrics(y_true, top_k, confidence=np.full(6, 0.5))
     assert metrics["accuracy"] == pytest.approx(4 / 6)
     assert metrics["top5_accuracy"] == pytest.approx(1.0)
     # per class F1: A p=1/2 r=1/2, B p=2/3 r=1, C p=1 r=1/2
@@ -38,7 +38,7 @@ def test_classification_metrics_match_hand_counts() -> None:
 def test_macro_f1_ignores_species_absent_from_the_split() -> None:
     y_true = np.array([0, 1])
     top_k = np.array([[0, 3], [1, 3]])
-    assert classification_metrics(y_true, top_k, np.ones(2))["macro_f1"] == 1.0
+    assert classification_metrics(y_true, top_k, confidence=np.ones(2))["macro_f1"] == 1.0
 
 
 def test_ece_is_zero_when_confidence_equals_accuracy_per_bin() -> None:
@@ -63,11 +63,11 @@ def test_verdict_metrics() -> None:
 def test_per_species_and_confusions() -> None:
     y_true = np.array([0, 0, 0, 1, 1, 2])
     y_pred = np.array([1, 1, 0, 1, 1, 2])
-    rows = per_species(y_true, y_pred, NAMES)
+    rows = per_species(y_true, y_pred, names=NAMES)
     assert [r["species"] for r in rows] == ["A", "B", "C"]  # worst F1 first, D absent
-    pairs = confused_pairs(y_true, y_pred, NAMES)
+    pairs = confused_pairs(y_true, y_pred, names=NAMES)
     assert pairs == [{"true": "A", "predicted": "B", "count": 2, "share_of_true": 2 / 3}]
-    matrix, names = worst_submatrix(y_true, y_pred, NAMES, n=1)
+    matrix, names = worst_submatrix(y_true, y_pred, names=NAMES, n=1)
     assert names == ["A", "B"] and matrix.tolist() == [[1, 2], [0, 2]]
 
 

@@ -33,33 +33,33 @@ def peak_map(row: int, col: int) -> np.ndarray:
 
 
 def test_tight_box_surrounds_the_peak_in_photo_pixels() -> None:
-    box = tight_box(peak_map(1, 5), 700, 350, FinderParams(threshold=0.5))
+    box = tight_box(peak_map(1, 5), width=700, height=350, params=FinderParams(threshold=0.5))
     assert 500 <= box.x + box.width / 2 <= 600  # column 5 of 7 -> x 500..600 of 700
     assert 50 - 1 <= box.y + box.height / 2 <= 100 + 1  # row 1 of 7 -> y 50..100 of 350
     assert box.width < 700 / 3 and box.height < 350 / 3
-    whole = tight_box(np.ones((7, 7)), 700, 350, FinderParams())
+    whole = tight_box(np.ones((7, 7)), width=700, height=350, params=FinderParams())
     assert whole == Box(0.0, 0.0, 700.0, 350.0)  # a flat map says nothing
 
 
 def test_square_stays_inside_the_photo_and_keeps_a_minimum_side() -> None:
-    square = square_around(Box(480, 0, 40, 60), 500, 375, margin=0.5)
+    square = square_around(Box(480, 0, 40, 60), width=500, height=375, margin=0.5)
     assert square.width == square.height == 90
     assert square.x + square.width <= 500 and square.y == 0
-    assert square_around(Box(10, 10, 2, 2), 500, 375, 0.0).width == 16
-    assert square_around(Box(0, 0, 500, 375), 500, 375, 0.3).width == 375
+    assert square_around(Box(10, 10, 2, 2), width=500, height=375, margin=0.0).width == 16
+    assert square_around(Box(0, 0, 500, 375), width=500, height=375, margin=0.3).width == 375
 
 
 def test_plan_crops_only_small_birds_and_blend_is_a_distribution() -> None:
     finder = Finder(FinderParams(threshold=0.5, margin=0.1, crop_below=0.8))
-    small = finder.plan(peak_map(3, 3), np.zeros(1280), 500, 375)
+    small = finder.plan(peak_map(3, 3), np.zeros(1280), width=500, height=375)
     assert small.crop is not None and small.crop.width < 0.8 * 375
     assert small.weight == 1.0  # well below the bound: the crop alone
-    large = finder.plan(np.ones((7, 7)), np.zeros(1280), 500, 375)
+    large = finder.plan(np.ones((7, 7)), np.zeros(1280), width=500, height=375)
     assert large.crop is None and large.weight == 0.0
     full, crop = np.array([0.7, 0.2, 0.1]), np.array([0.1, 0.8, 0.1])
-    mixed = blend_probabilities(full, crop, 0.5)
+    mixed = blend_probabilities(full, crop, crop_weight=0.5)
     assert np.isclose(mixed.sum(), 1.0) and mixed.argmax() == 1
-    assert np.allclose(blend_probabilities(full, crop, 1.0), crop)
+    assert np.allclose(blend_probabilities(full, crop, crop_weight=1.0), crop)
 
 
 def test_the_crop_weight_fades_to_nothing_at_the_bound() -> None:
@@ -76,7 +76,7 @@ def test_the_crop_weight_fades_to_nothing_at_the_bound() -> None:
 
 def test_finder_files_round_trip_and_the_policy_id_follows_every_parameter(tmp_path) -> None:
     rng = np.random.default_rng(0)
-    regressor = fit_box_regressor(rng.normal(size=(40, 6)), rng.normal(size=(40, 4)), 1.0)
+    regressor = fit_box_regressor(rng.normal(size=(40, 6)), rng.normal(size=(40, 4)), alpha=1.0)
     finder = Finder(FinderParams(margin=0.2), regressor)
     finder.save(tmp_path)
     loaded = Finder.load(tmp_path)
@@ -119,11 +119,16 @@ def test_the_cache_key_changes_with_the_crop_policy(tmp_path) -> None:
     cache = tmp_path / "cache"
     a = Finder(FinderParams(threshold=0.5, crop_below=1.0))
     b = Finder(FinderParams(threshold=0.5, crop_below=1.0, margin=0.6))
-    first = extract(photos, 1, backbone, cache, progress=False, finder=a)
+    first = extract(photos, views=1, extractor=backbone, cache_dir=cache, progress=False, finder=a)
     calls = backbone.calls
     assert calls == 2 * len(photos)  # the full view, then the crop around the map's peak
-    assert extract(photos, 1, backbone, cache, progress=False, finder=a).extracted == 0
-    other = extract(photos, 1, backbone, cache, progress=False, finder=b)
+    assert (
+        extract(
+            photos, views=1, extractor=backbone, cache_dir=cache, progress=False, finder=a
+        ).extracted
+        == 0
+    )
+    other = extract(photos, views=1, extractor=backbone, cache_dir=cache, progress=False, finder=b)
     assert other.extracted == len(photos)  # new crops; the full views came from the cache
     assert {p.name for p in (cache / backbone.id).iterdir()} == {
         "full",
@@ -142,7 +147,8 @@ def test_the_fitted_finder_finds_most_birds_on_real_field_photos(field_finder) -
     for path, truth in field_sample(20):
         photo = load_photo(path)
         pooled, _, bird_map = extractor(view_pixels(photo.image)[None])
-        found = field_finder.locate(bird_map[0], pooled[0], *photo.image.size)
+        width, height = photo.image.size
+        found = field_finder.locate(bird_map[0], pooled[0], width=width, height=height)
         hits.append(found.iou(truth) >= 0.5)
     assert sum(hits) >= 12, hits
 
@@ -154,14 +160,22 @@ def test_training_and_serving_crop_the_same_square(field_finder, tmp_path) -> No
 
     extractor = default_extractor()
     photos = [p for p, _ in field_sample(6)]
-    cached = extract(photos, 1, extractor, tmp_path, progress=False, finder=field_finder)
+    cached = extract(
+        photos,
+        views=1,
+        extractor=extractor,
+        cache_dir=tmp_path,
+        progress=False,
+        finder=field_finder,
+    )
     cropped = 0
     for row, path in enumerate(photos):
         photo = load_photo(path)
         pooled, _, bird_map = extractor(view_pixels(photo.image)[None])
-        plan = field_finder.plan(bird_map[0], pooled[0], *photo.image.size)
+        width, height = photo.image.size
+        plan = field_finder.plan(bird_map[0], pooled[0], width=width, height=height)
         region = None if plan.crop is None else plan.crop.as_tuple()
-        served = extractor(view_pixels(photo.image, region)[None])[0][0]
+        served = extractor(view_pixels(photo.image, box=region)[None])[0][0]
         assert np.allclose(cached.pooled[row, 0], served, atol=0.05)
         cropped += plan.crop is not None
     assert cropped >= 1

@@ -61,7 +61,9 @@ def test_temperature_and_thresholds():
     logits[np.arange(500), labels] += 2.0
     sharp = calibration.fit_temperature(logits * 5, labels)
     assert sharp > 2.0  # over-confident logits are softened
-    assert calibration.nll(logits * 5, labels, sharp) < calibration.nll(logits * 5, labels, 1.0)
+    assert calibration.nll(logits * 5, labels, temperature=sharp) < calibration.nll(
+        logits * 5, labels, temperature=1.0
+    )
     masses = np.linspace(0.3, 1.0, 1000)
     assert calibration.no_bird_threshold(masses) == pytest.approx(0.2)  # capped
     assert calibration.no_bird_threshold(np.linspace(0.0, 1.0, 1001)) == pytest.approx(0.02)

@@ -56,7 +56,9 @@ def cub(tmp_path: Path) -> Path:
 
 
 def test_added_folders_train_under_catalogue_names_and_skip_species_outside_it(cub: Path):
-    sources = gather_sources(BIRDS525, [cub], read_name_map(NAME_MAP), species=CATALOGUE)
+    sources = gather_sources(
+        BIRDS525, added=[cub], names=read_name_map(NAME_MAP), species=CATALOGUE
+    )
     assert sources.catalogue.species == sorted(CATALOGUE)
     names = {s.species for s in sources.added}
     assert names == {"AMERICAN GOLDFINCH", "ANNAS HUMMINGBIRD"}  # renamed through the map
@@ -68,21 +70,31 @@ def test_added_folders_train_under_catalogue_names_and_skip_species_outside_it(c
     record = {r["path"]: r for r in sources.record}
     assert record[str(cub.resolve())]["photos"] == 90 and record[str(cub.resolve())]["fingerprint"]
     excluded = gather_sources(
-        BIRDS525, [cub], read_name_map(NAME_MAP), species=CATALOGUE, exclude=["ANNAS HUMMINGBIRD"]
+        BIRDS525,
+        added=[cub],
+        names=read_name_map(NAME_MAP),
+        species=CATALOGUE,
+        exclude=["ANNAS HUMMINGBIRD"],
     )
     assert {s.species for s in excluded.added} == {"AMERICAN GOLDFINCH"}
     assert {s.species for s in excluded.unknown} == {OUTSIDE}  # excluded is not "unknown"
 
 
-def test_hold_out_removes_the_field_photo_and_its_crop_by_content(tmp_path: Path, cub: Path):
+def field_valid_held_out(tmp_path: Path, cub: Path):
+    """A goldfinch field folder and `cub` added to BIRDS-525, with `field/valid` held out."""
     field = linked_copy(FIELD, tmp_path / "field", ["AMERICAN GOLDFINCH"], rename=False)
     sources = gather_sources(
         BIRDS525,
-        [cub, field],
-        read_name_map(NAME_MAP),
+        added=[cub, field],
+        names=read_name_map(NAME_MAP),
         hold_out=[field / "valid"],
         species=CATALOGUE,
     )
+    return field, sources
+
+
+def test_hold_out_removes_the_field_photo_and_its_crop_by_content(tmp_path: Path, cub: Path):
+    field, sources = field_valid_held_out(tmp_path, cub)
     goldfinch = [s for s in sources.added if s.species == "AMERICAN GOLDFINCH"]
     # cub100/valid holds exactly the crops of field/valid: all 15 go, under other names; the
     # train photos of both folders stay
@@ -98,14 +110,15 @@ def test_hold_out_removes_the_field_photo_and_its_crop_by_content(tmp_path: Path
 def test_a_model_trained_on_a_split_is_known_to_have_seen_it(tmp_path: Path, cub: Path):
     from ml.sources import trained_on_split
 
-    field = linked_copy(FIELD, tmp_path / "field", ["AMERICAN GOLDFINCH"], rename=False)
-    sources = gather_sources(
-        BIRDS525, [cub, field], read_name_map(NAME_MAP), [field / "valid"], CATALOGUE
-    )
+    field, sources = field_valid_held_out(tmp_path, cub)
     info = {"sources": sources.record}
-    assert trained_on_split(info, cub, "valid") and trained_on_split(info, field, "train")
-    assert not trained_on_split(info, field, "valid")  # held out
-    assert not trained_on_split(info, cub, "test") and not trained_on_split({}, cub, "valid")
+    assert trained_on_split(info, cub, split="valid") and trained_on_split(
+        info, field, split="train"
+    )
+    assert not trained_on_split(info, field, split="valid")  # held out
+    assert not trained_on_split(info, cub, split="test") and not trained_on_split(
+        {}, cub, split="valid"
+    )
 
 
 def test_hold_out_catches_a_resized_re_encoded_copy(tmp_path: Path):
@@ -121,13 +134,13 @@ def test_hold_out_catches_a_resized_re_encoded_copy(tmp_path: Path):
 
 def test_class_weights_give_each_species_the_same_total_weight():
     labels = np.array([0] * 40 + [1] * 4 + [2] * 4)
-    balanced = class_weights(labels, 3, 1.0)
+    balanced = class_weights(labels, n_species=3, balance=1.0)
     totals = [balanced[labels == c].sum() for c in range(3)]
     assert np.allclose(totals, totals[0]) and balanced.mean() == pytest.approx(1.0)
-    assert np.allclose(class_weights(labels, 3, 0.0), 1.0)
-    assert np.allclose(class_weights(np.array([0, 0, 1, 1]), 2, 1.0), 1.0)
+    assert np.allclose(class_weights(labels, n_species=3, balance=0.0), 1.0)
+    assert np.allclose(class_weights(np.array([0, 0, 1, 1]), n_species=2, balance=1.0), 1.0)
     added = np.array([False] * 4 + [True] * 36 + [False] * 8)
-    weighted = class_weights(labels, 3, 1.0, added, 0.3)
+    weighted = class_weights(labels, n_species=3, balance=1.0, from_added=added, added_weight=0.3)
     # species 0 has 40 photos (36 added, which weigh 0.3 against its catalogue photos)
     assert weighted[4] / weighted[0] == pytest.approx(0.3)
     assert weighted[40] / weighted[0] == pytest.approx(10)
@@ -144,11 +157,17 @@ def test_open_set_threshold_lets_through_the_chosen_share_of_unknown_birds():
 def test_open_set_figures_and_trade_off():
     correct = np.array([True, True, False, True])
     figures = open_set_figures(
-        correct, ["bird", "uncertain", "bird", "no_bird"], ["bird", "uncertain"]
+        known_correct=correct,
+        known_verdicts=["bird", "uncertain", "bird", "no_bird"],
+        unknown_verdicts=["bird", "uncertain"],
     )
     assert figures["catalogue_answered"] == 0.5 and figures["accuracy_when_answered"] == 0.5
     assert figures["unknown_answered"] == 0.5
-    curve = trade_off(np.array([0.9, 0.8, 0.3, 0.6]), correct, np.array([0.7, 0.2]))
+    curve = trade_off(
+        known_confidence=np.array([0.9, 0.8, 0.3, 0.6]),
+        known_correct=correct,
+        unknown_confidence=np.array([0.7, 0.2]),
+    )
     at = {round(r["threshold"], 2): r for r in curve}
     assert at[0.5]["catalogue_answered"] == 0.75 and at[0.5]["accuracy_when_answered"] == 1.0
     assert at[0.5]["unknown_answered"] == 0.5 and at[0.8]["unknown_answered"] == 0.0

@@ -44,9 +44,13 @@ def test_parallel_extraction_matches_serial_in_order(tmp_path: Path) -> None:
     paths = sorted((BIRDS525 / "valid").glob("*/*.jpg"))[:24]
     if not paths:
         pytest.skip("development photos not found")
-    serial = extract(paths, 2, SlowMeans(1), tmp_path / "one", progress=False)
+    serial = extract(
+        paths, views=2, extractor=SlowMeans(1), cache_dir=tmp_path / "one", progress=False
+    )
     backbone = SlowMeans(2)
-    parallel = extract(paths, 2, backbone, tmp_path / "two", progress=False)
+    parallel = extract(
+        paths, views=2, extractor=backbone, cache_dir=tmp_path / "two", progress=False
+    )
     assert backbone.most_active == 2  # both workers ran at once
     assert parallel.kept == serial.kept == list(range(24))
     assert np.allclose(parallel.pooled, serial.pooled, atol=0.05)
@@ -97,14 +101,14 @@ def test_fit_head_one_view_per_epoch_learns_and_is_deterministic() -> None:
         np.ones(held.sum(), np.float32),
     )
     params = HeadParams(epochs=15, patience=15, batch_size=16, dense1=64, dense2=32)
-    head, history = fit_head(data, params, seed=3, verbose=0)
+    head, history = fit_head(data, params=params, seed=3, verbose=0)
     assert set(history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
     assert len(history["loss"]) == 15 and history["loss"][-1] < history["loss"][0]
     assert (head_logits(head, data.held.x).argmax(1) == data.y_held).mean() == 1.0
-    _, history_again = fit_head(data, params, seed=3, verbose=0)
+    _, history_again = fit_head(data, params=params, seed=3, verbose=0)
     assert history_again["loss"] == history["loss"]
     stopped = HeadParams(epochs=50, patience=2, batch_size=16, dense1=64, dense2=32)
-    _, short = fit_head(data, stopped, seed=3, verbose=0)
+    _, short = fit_head(data, params=stopped, seed=3, verbose=0)
     assert len(short["loss"]) < 50 or min(short["val_loss"]) == short["val_loss"][-1]
 
 

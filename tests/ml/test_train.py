@@ -110,11 +110,11 @@ def test_bad_input_gives_a_clear_error_and_no_model_dir(tmp_path):
 
     out = tmp_path / "models"
     with pytest.raises(DatasetError, match="not found"):
-        train_model(tmp_path / "missing", out, log=lambda *_: None)
+        train_model(tmp_path / "missing", out_dir=out, log=lambda *_: None)
     (tmp_path / "empty" / "train" / "SOME BIRD").mkdir(parents=True)
     (tmp_path / "empty" / "train" / "SOME BIRD" / "broken.jpg").write_bytes(b"not a jpeg")
     with pytest.raises(DatasetError, match="No readable training photo"):
-        train_model(tmp_path / "empty", out, progress=False, log=lambda *_: None)
+        train_model(tmp_path / "empty", out_dir=out, progress=False, log=lambda *_: None)
     assert not out.exists() or not any(out.iterdir())
 
 

@@ -51,21 +51,21 @@ def test_every_drawn_sample_is_valid_head_params() -> None:
 
 def test_stratified_holdout_takes_a_fifth_of_each_species() -> None:
     labels = np.repeat(np.arange(4), 25)
-    fit, hold = stratified_holdout(labels, 0.2, seed=1)
+    fit, hold = stratified_holdout(labels, fraction=0.2, seed=1)
     assert sorted(np.concatenate([fit, hold]).tolist()) == list(range(100))
     assert np.bincount(labels[hold]).tolist() == [5, 5, 5, 5]
-    assert np.array_equal(hold, stratified_holdout(labels, 0.2, seed=1)[1])
+    assert np.array_equal(hold, stratified_holdout(labels, fraction=0.2, seed=1)[1])
 
 
 def test_search_persists_each_trial_and_resumes_to_the_total(tmp_path: Path) -> None:
     store = RunStore(tmp_path / "run")
     trials = store.create({"seed": 0})
-    search(store, trials, toy_objective, max_evals=4, progress=False)
+    search(store, trials, objective=toy_objective, max_evals=4, progress=False)
     assert [r["tid"] for r in store.records()] == [0, 1, 2, 3]
     with pytest.raises(RunError):
         store.create({})
     resumed = store.load()
-    result = search(store, resumed, toy_objective, max_evals=7, progress=False)
+    result = search(store, resumed, objective=toy_objective, max_evals=7, progress=False)
     assert result.ran == 3
     records = store.records()
     assert [r["tid"] for r in records] == list(range(7))
@@ -74,17 +74,17 @@ def test_search_persists_each_trial_and_resumes_to_the_total(tmp_path: Path) -> 
 
 def test_same_seed_draws_the_same_trials_whether_resumed_or_not(tmp_path: Path) -> None:
     straight = RunStore(tmp_path / "a")
-    search(straight, straight.create({}), toy_objective, max_evals=6, progress=False)
+    search(straight, straight.create({}), objective=toy_objective, max_evals=6, progress=False)
     split = RunStore(tmp_path / "b")
-    search(split, split.create({}), toy_objective, max_evals=3, progress=False)
-    search(split, split.load(), toy_objective, max_evals=6, progress=False)
+    search(split, split.create({}), objective=toy_objective, max_evals=3, progress=False)
+    search(split, split.load(), objective=toy_objective, max_evals=6, progress=False)
     assert [r["params"] for r in straight.records()] == [r["params"] for r in split.records()]
 
 
 def test_log_is_rederived_from_the_pickle_on_resume(tmp_path: Path) -> None:
     """A kill after the pickle but before the JSON line, or a torn last line, loses nothing."""
     store = RunStore(tmp_path / "run")
-    search(store, store.create({}), toy_objective, max_evals=3, progress=False)
+    search(store, store.create({}), objective=toy_objective, max_evals=3, progress=False)
     lines = store.jsonl_path.read_text().splitlines()
     store.jsonl_path.write_text(lines[0] + "\n" + lines[1][:20])
     assert len(store.records()) == 1

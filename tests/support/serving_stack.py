@@ -67,9 +67,9 @@ def serving_stack(
     model_dir: Path,
     *,
     s3_endpoint: str,
-    database_port: int | None = None,
-    config: Path = GUNICORN_CONFIG,
     workers: int = 1,
+    config: Path = GUNICORN_CONFIG,
+    database_port: int | None = None,
     **env: str,
 ) -> Iterator[Stack]:
     """gunicorn (the project's config unless `config`) serving `model_dir` on a fresh database.

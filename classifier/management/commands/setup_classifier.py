@@ -58,7 +58,9 @@ class Command(BaseCommand):
             return
         field = shared_data_dir() / "field"
         if saved_finder() is None and (field / "train").is_dir():
-            finder, report = fit_finder(field, "train", crops_root=shared_data_dir() / "cub100")
+            finder, report = fit_finder(
+                field, split="train", crops_root=shared_data_dir() / "cub100"
+            )
             save_finder(finder)
             self.stdout.write(
                 f"Bird finder: {report['chosen']} fitted on {report['photos']} photos of {field} "
@@ -68,8 +70,8 @@ class Command(BaseCommand):
         try:
             model_dir = train_model(
                 data[0],
-                Path(settings.MODELS_DIR),
-                load_params(params) if params else None,
+                out_dir=Path(settings.MODELS_DIR),
+                params=load_params(params) if params else None,
                 log=self.stdout.write,
                 finder=current_finder(),
                 added=data[1:],
