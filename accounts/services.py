@@ -33,10 +33,14 @@ class InvalidCredentials(Exception):
         super().__init__(self.message)
 
 
+def _refuse_when_limited(*, scope: str, client: str, limit: int) -> None:
+    if is_limited(scope=scope, identity=client, limit=limit):
+        raise TooManyAttempts(retry_after=settings.RATE_LIMIT_WINDOW)
+
+
 def check_login_allowed(*, client: str) -> None:
     """Raise `TooManyAttempts` once `client` failed `LOGIN_RATE_LIMIT` times in the window."""
-    if is_limited(scope="login", identity=client, limit=settings.LOGIN_RATE_LIMIT):
-        raise TooManyAttempts(retry_after=settings.RATE_LIMIT_WINDOW)
+    _refuse_when_limited(scope="login", client=client, limit=settings.LOGIN_RATE_LIMIT)
 
 
 def record_failed_login(*, client: str) -> None:
@@ -45,8 +49,7 @@ def record_failed_login(*, client: str) -> None:
 
 def count_signup_attempt(*, client: str) -> None:
     """Count a sign-up attempt (successful or not); `TooManyAttempts` past `SIGNUP_RATE_LIMIT`."""
-    if is_limited(scope="signup", identity=client, limit=settings.SIGNUP_RATE_LIMIT):
-        raise TooManyAttempts(retry_after=settings.RATE_LIMIT_WINDOW)
+    _refuse_when_limited(scope="signup", client=client, limit=settings.SIGNUP_RATE_LIMIT)
     record_attempt(scope="signup", identity=client, window_seconds=settings.RATE_LIMIT_WINDOW)
 
 

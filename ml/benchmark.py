@@ -77,22 +77,28 @@ def birds525_rotations(birds525: Path, *, run: BenchRun) -> dict:
     """Mean accuracy over 5 rotations: photo r of each species checks, the others train; the
     no_bird rate of each rotation's checking photos at the threshold its training photos give.
     Views follow the finder's crop policy (the full view's bird mass decides "no bird")."""
-    params, extractor, cache, finder = (
-        run.params or default_params_for(ROTATIONS - 1),
-        run.extractor,
-        run.cache,
-        run.finder,
-    )
+    params, finder = run.params or default_params_for(ROTATIONS - 1), run.finder
 
     dataset = read_dataset(birds525)
     samples = [s for split in dataset.splits.values() for s in split]
     views = max(params.train_views, params.tta_views)
     paths = [s.path for s in samples]
     feats = extract(
-        paths, views=views, extractor=extractor, cache_dir=cache, progress=False, finder=finder
+        paths,
+        views=views,
+        extractor=run.extractor,
+        cache_dir=run.cache,
+        progress=False,
+        finder=finder,
     )
     full = (
-        extract(paths, views=params.tta_views, extractor=extractor, cache_dir=cache, progress=False)
+        extract(
+            paths,
+            views=params.tta_views,
+            extractor=run.extractor,
+            cache_dir=run.cache,
+            progress=False,
+        )
         if finder
         else feats
     )

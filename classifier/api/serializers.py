@@ -148,7 +148,7 @@ class SpeciesRefSerializer(serializers.ModelSerializer):
 
 
 class SuggestionSerializer(serializers.Serializer):
-    """One of the model's suggestions (a `selectors.SuggestedSpecies`)."""
+    """One of the model's suggestions (a `selectors.identification.SuggestedSpecies`)."""
 
     species = serializers.SerializerMethodField()
     probability = serializers.FloatField()
