@@ -1,5 +1,5 @@
 # birdsite images, two targets (docker-compose.yml builds both; docs/deploy.md):
-#   web      (default) gunicorn serving the site with the LiteRT runtime only: no TensorFlow,
+#   web      (default) gunicorn serving the site with LiteRT (and the optional runtimes): no TensorFlow,
 #            no build tools, no tests or data sets. docker build --target web -t birdsite-web .
 #   trainer  the ML pipeline (TensorFlow) running the management commands that build models into
 #            the models volume the web containers read. docker build --target trainer .
@@ -26,6 +26,12 @@ RUN useradd --create-home --uid 10001 birdsite \
 WORKDIR /app
 COPY requirements/ requirements/
 RUN pip install --no-cache-dir -r requirements/web.txt -c requirements/constraints.txt
+# The optional serving runtimes (OpenVINO, ONNX Runtime): each host checks them against LiteRT
+# and serves on the fastest that agrees (ml.agreement). `--build-arg RUNTIMES=` leaves them out.
+ARG RUNTIMES=runtimes.txt
+RUN if [ -n "$RUNTIMES" ]; then \
+      pip install --no-cache-dir -r "requirements/$RUNTIMES" -c requirements/constraints.txt; \
+    fi
 
 # The application code, listed once for both targets (.dockerignore keeps caches out).
 FROM scratch AS source

@@ -12,6 +12,8 @@ import io
 import json
 import os
 import runpy
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -39,6 +41,9 @@ from benchmarks.stack import (
     temporary_database,
     worker_pids,
 )
+from ml.agreement import AgreementStore, choose_engine
+from ml.runtimes import AUTO, RUNTIME_ENV, Engine
+from ml.threads import THREADS_ENV
 
 # (path, file field) of the two API endpoints under load.
 PREDICT = ("/api/v1/predict/", "image")
@@ -249,7 +254,8 @@ class BenchSettings:
     threads: int | None = None  # None: the gunicorn config's
     clients: int = 4
     duration_s: float = 20.0
-    litert_threads: int | None = None  # None: the site's default
+    model_threads: int | None = None  # None: the gunicorn config's (cores / workers)
+    runtime: str = "auto"  # BIRDSITE_RUNTIME of the workers
     predict_user_rate: str = "1000000/min"
     photo_count: int = 64
     phone_photo_count: int = 4
@@ -275,6 +281,7 @@ def run(options: BenchSettings, echo: Callable[[str], None] = print) -> dict:
         manage(env, "migrate", "--noinput")
         manage(env, "load_species", "--data", str(options.catalogue), "--photos", "0")
         manage(env, "promote_model", str(options.model_dir), "--by", "bench_serve")
+        engine = _checked_engine(options, env=env, data_dir=tmp, echo=echo)
         token = create_api_user(env, "bench")
         log = tmp / "gunicorn.log"
         master, base = stack.enter_context(
@@ -315,13 +322,14 @@ def run(options: BenchSettings, echo: Callable[[str], None] = print) -> dict:
         lost = lost_sightings(
             database=database, ids=phases["create"].created_ids, s3_endpoint=endpoint, bucket=bucket
         )
-    return _figures(options, phases, lost, memory, _gunicorn_threads(options))
+    figures = _figures(options, phases, lost, memory, _gunicorn_threads(options))
+    return {"runtime": engine.key, **figures}
 
 
 def _optional_env(options: BenchSettings) -> dict[str, str]:
-    env = {}
-    if options.litert_threads is not None:
-        env["BIRDSITE_LITERT_THREADS"] = str(options.litert_threads)
+    env = {RUNTIME_ENV: options.runtime}
+    if options.model_threads is not None:
+        env[THREADS_ENV] = str(options.model_threads)
     if options.redis_url:
         env["REDIS_URL"] = options.redis_url
     return env
@@ -356,7 +364,7 @@ def _figures(
         "duration_s": options.duration_s,
         "predict_user_rate": options.predict_user_rate,
         "model_version": options.model_version,
-        "litert_threads": options.litert_threads or _default_litert_threads(),
+        "model_threads": options.model_threads or "gunicorn config (cores / workers)",
         "workers_seen": len(memory.peaks),
         "redis": bool(options.redis_url),
         "cpus": os.cpu_count(),
@@ -364,7 +372,20 @@ def _figures(
     return figures
 
 
-def _default_litert_threads() -> int:
-    from ml.litert import default_threads
-
-    return default_threads()
+def _checked_engine(
+    options: BenchSettings, *, env: dict[str, str], data_dir: Path, echo: Callable[[str], None]
+) -> Engine:
+    """The engine the workers will serve on. With `auto`, the runtime check runs first, into
+    the stack's own data dir, so that the workers choose from their first request on instead
+    of checking in the background while they are measured."""
+    store = AgreementStore(data_dir / "runtime-checks")
+    if options.runtime == AUTO:
+        echo("checking the runtimes (python -m ml check_runtimes)")
+        command = [sys.executable, "-m", "ml", "check_runtimes", "-v", "0"]
+        command += ["--model", str(options.model_dir), "--store", str(store.root)]
+        subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
+    choice = choose_engine(
+        store=store, model_version=options.model_version, requested=options.runtime
+    )
+    echo(f"workers serve on {choice.engine.key}: {choice.reason}")
+    return choice.engine

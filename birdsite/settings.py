@@ -15,6 +15,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from ml.config import data_dir, models_dir
+from ml.runtimes import requested as requested_runtime
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -38,6 +39,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 # Build outputs (database file, media, backbone, features, models) live here; gitignored.
 DATA_DIR = data_dir()  # BIRDSITE_DATA_DIR; one owner for the site and the pipeline
 MODELS_DIR = models_dir()
+# The serving engine: auto (the fastest that agreed with LiteRT on this host) or one named.
+MODEL_RUNTIME = requested_runtime()  # BIRDSITE_RUNTIME (ml.runtimes)
 
 # --- Core --------------------------------------------------------------------------------------
 DEBUG = env_bool("DJANGO_DEBUG", False)

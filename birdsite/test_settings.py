@@ -12,6 +12,9 @@ os.environ.setdefault(
     "DJANGO_STATICFILES_STORAGE", "django.contrib.staticfiles.storage.StaticFilesStorage"
 )
 os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,testserver")
+# LiteRT, unless a test asks for `auto`: otherwise every process that serves a model would start
+# a background runtime check (tests/serving/test_runtime_choice.py tests that path).
+os.environ.setdefault("BIRDSITE_RUNTIME", "litert")
 
 from birdsite.settings import *  # noqa: F403
 

@@ -1,17 +1,24 @@
 """The site's classifier: the active model, loaded once per worker and swapped on promotion.
 
 Loading a model takes a while, predicting is fast: each worker process keeps one `Predictor`
-and, at most every `RECHECK_SECONDS`, looks where `MODELS_DIR/active` points. A promotion
-(the symlink moves) is picked up without a restart; requests keep using the old model until
-the new one is loaded.
+and, at most every `RECHECK_SECONDS`, looks where `MODELS_DIR/active` points and which runtime
+engine serves it here (`settings.MODEL_RUNTIME`; `auto` asks `ml.agreement.choose_engine`). A
+promotion (the symlink moves) or a finished agreement check is picked up without a restart;
+requests keep using what is loaded until its successor is.
+
+With `auto`, a model whose engines are not all checked on this host yet is served on LiteRT
+while a separate process (`python -m ml check_runtimes`, started here once per model and
+worker; the check's own lock keeps it to one per host) compares them on real photos.
 """
 
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,8 +27,11 @@ from PIL import Image
 
 from classifier.uploads import rejection_for
 from ml import registry
+from ml.agreement import AgreementStore, choose_engine
 from ml.finder import Box
 from ml.images import ImageRejected, Photo, load_photo
+from ml.model_dir import ModelDir, ModelDirError
+from ml.runtimes import REFERENCE, Engine
 
 if TYPE_CHECKING:
     from ml.predict import Prediction, Predictor
@@ -41,8 +51,11 @@ class ClassifierUnavailable(Exception):
 @dataclass
 class _Loaded:
     model_dir: Path | None = None
+    engine: Engine | None = None
     predictor: Predictor | None = None
     checked_at: float = float("-inf")
+    checks_started: set[str] = field(default_factory=set)  # model versions
+    failed: set[tuple[str, Engine]] = field(default_factory=set)  # (model version, engine)
 
 
 _loaded = _Loaded()
@@ -68,35 +81,103 @@ def get_predictor() -> Predictor:
 
 
 def _refresh(now: float) -> None:
-    """Load the model the `active` link points to, if it is not the one already loaded."""
-    model_dir = active_model_dir()
+    """Load the model the `active` link points to on the engine chosen for it, unless that is
+    what is loaded already."""
     _loaded.checked_at = now
-    if model_dir is None:
-        _loaded.model_dir, _loaded.predictor = None, None
+    model_dir = active_model_dir()
+    try:
+        model = None if model_dir is None else ModelDir.open(path=model_dir)
+    except ModelDirError:  # replaced between the link's check and ours: the next refresh
         return
-    if model_dir == _loaded.model_dir and _loaded.predictor is not None:
+    if model is None:
+        _loaded.model_dir, _loaded.engine, _loaded.predictor = None, None, None
         return
+    engine = _engine_for(model)
+    if (model.path, engine) == (_loaded.model_dir, _loaded.engine) and _loaded.predictor:
+        return
+    predictor = _load_predictor(model, engine)
+    if predictor is None and engine != REFERENCE:
+        _loaded.failed.add((model.version, engine))
+        predictor = _load_predictor(model, REFERENCE)
+    if predictor is None:
+        if _loaded.predictor is None:
+            _loaded.model_dir, _loaded.engine = None, None
+        return
+    _loaded.model_dir, _loaded.engine, _loaded.predictor = model.path, predictor.engine, predictor
+    logger.info(
+        "loaded model %s on %s",
+        predictor.version,
+        predictor.engine.key,
+        extra={
+            "model_version": predictor.version,
+            "model_dir": str(model.path),
+            "engine": predictor.engine.key,
+        },
+    )
+
+
+def _engine_for(model: ModelDir) -> Engine:
+    """The configured engine, or with `auto` the fastest that passed its check here; a check of
+    the engines not yet checked is started in the background. An engine that failed to load
+    here is not tried again for that model (LiteRT serves it)."""
+    store = AgreementStore.default()
+    choice = choose_engine(
+        store=store, model_version=model.version, requested=settings.MODEL_RUNTIME
+    )
+    if choice.unchecked and model.version not in _loaded.checks_started:
+        _loaded.checks_started.add(model.version)
+        _start_check(model=model, store=store)
+    if (model.version, choice.engine) in _loaded.failed:
+        return REFERENCE
+    return choice.engine
+
+
+def _start_check(*, model: ModelDir, store: AgreementStore) -> None:
+    """`python -m ml check_runtimes` for the model, in its own session (a recycled worker does
+    not stop it); a thread reaps it when it ends. Its summary is not a JSON log line, so only
+    its errors reach the worker's output (stderr)."""
+    command = [sys.executable, "-m", "ml", "check_runtimes", "-v", "0"]
+    command += ["--model", str(model.path), "--store", str(store.root)]
+    try:
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    except OSError:
+        logger.exception("cannot start the runtime check", extra={"model_dir": str(model.path)})
+        return
+    logger.info(
+        "checking runtimes for model %s (pid %s)",
+        model.version,
+        process.pid,
+        extra={"model_version": model.version},
+    )
+    threading.Thread(target=process.wait, daemon=True).start()
+
+
+def _load_predictor(model: ModelDir, engine: Engine) -> Predictor | None:
     from ml.predict import Predictor
 
     try:
-        predictor = Predictor.load(model_dir)
+        return Predictor.load(model.path, engine=engine)
     except Exception:
-        logger.exception("cannot load the active model", extra={"model_dir": str(model_dir)})
-        if _loaded.predictor is None:
-            _loaded.model_dir = None
-        return
-    _loaded.model_dir, _loaded.predictor = model_dir, predictor
-    logger.info(
-        "loaded model %s",
-        predictor.version,
-        extra={"model_version": predictor.version, "model_dir": str(model_dir)},
-    )
+        logger.exception(
+            "cannot load the active model on %s",
+            engine.key,
+            extra={"model_dir": str(model.path), "engine": engine.key},
+        )
+        return None
 
 
 def reset_predictor() -> None:
     """Forget the loaded model (tests switch models between cases)."""
     with _lock:
-        _loaded.model_dir, _loaded.predictor, _loaded.checked_at = None, None, float("-inf")
+        _loaded.model_dir, _loaded.engine, _loaded.predictor = None, None, None
+        _loaded.checked_at = float("-inf")
+        _loaded.checks_started.clear()
+        _loaded.failed.clear()
 
 
 def load(*, image: bytes | Image.Image) -> Photo:

@@ -1,13 +1,19 @@
 """gunicorn settings of the web image (and of the deployment smoke test), all from the environment.
 
-Sized for a small instance: the model runs in LiteRT inside each worker, so workers cost memory
-(one model each) and threads share it; raise GUNICORN_WORKERS with the number of cores.
+Sized for a small instance: the model runs inside each worker (LiteRT, or a faster runtime that
+agreed with it on this host), so workers cost memory (one model each) and threads share it;
+raise GUNICORN_WORKERS with the number of cores.
 """
 
 import os
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
+# The model's threads per worker (ml.runtimes.THREADS_ENV), unless set: the cores this process
+# may use shared out among the workers, so that the workers' model runs never fight for a core.
+os.environ.setdefault(
+    "BIRDSITE_MODEL_THREADS", str(max(1, len(os.sched_getaffinity(0)) // max(1, workers)))
+)
 # Threads overlap the waits on PostgreSQL, Redis and S3; prediction itself holds a worker's model.
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 # A prediction takes well under a second; a stuck worker is killed and replaced after this.

@@ -1,39 +1,37 @@
-"""`python -m ml COMMAND [options]`: the pipeline's commands (`ml.cli`), without Django."""
+"""`python -m ml COMMAND [options]`: the pipeline's commands (`ml.cli`), without Django.
+
+Only the command that runs is imported: the web image, which has no training packages
+(TensorFlow, scikit-learn, Hyperopt), runs `check_runtimes` this way. `--help` imports them all.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
-from ml.cli import (
-    CommandFailed,
-    bench_ml,
-    build_backbone,
-    compare_models,
-    evaluate,
-    fit_finder,
-    subsample,
-    train_model,
-    tune_model,
-)
+from ml.cli import CommandFailed
 
 COMMANDS = (
-    subsample,
-    build_backbone,
-    fit_finder,
-    tune_model,
-    train_model,
-    evaluate,
-    compare_models,
-    bench_ml,
+    "subsample",
+    "build_backbone",
+    "fit_finder",
+    "tune_model",
+    "train_model",
+    "evaluate",
+    "compare_models",
+    "bench_ml",
+    "check_runtimes",
 )
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(prog="python -m ml", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in COMMANDS:
-        name = module.__name__.rsplit(".", 1)[1]
+    wanted = [argv[0]] if argv and argv[0] in COMMANDS else COMMANDS
+    for name in wanted:
+        module = importlib.import_module(f"ml.cli.{name}")
         sub = commands.add_parser(
             name, help=module.HELP.replace("%", "%%"), description=module.HELP
         )

@@ -11,6 +11,7 @@ from ml.evaluate import evaluate
 from ml.litert import LiteRTModel
 from ml.metrics import METRIC_KEYS
 from ml.model_dir import ModelDir
+from ml.runtimes import REFERENCE, Engine
 
 
 def directory_bytes(folder: Path) -> int:
@@ -43,13 +44,16 @@ def compare(
     data: str | os.PathLike,
     split: str = "valid",
     progress: bool = True,
+    engine: Engine = REFERENCE,
 ) -> list[dict]:
     """One row per model: its metrics on the split, size, parameter count and latency per image
     (median and 95th percentile of the Predictor's own timing, first photo excluded as warm-up)."""
     rows = []
     for model_dir in (Path(dir_a), Path(dir_b)):
         model_file = ModelDir.open(path=model_dir).model_file
-        evaluation, predictions = evaluate(model_dir, data, split=split, progress=progress)
+        evaluation, predictions = evaluate(
+            model_dir, data, split=split, progress=progress, engine=engine
+        )
         latency = (
             predictions.latency_ms[1:]
             if len(predictions.latency_ms) > 1

@@ -20,7 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ml.constants import Verdict
-from ml.data import IMAGE_SUFFIXES, read_dataset
+from ml.data import IMAGE_SUFFIXES, DatasetError, read_dataset
 from ml.images import ImageRejected
 from ml.metrics import (
     METRIC_KEYS,
@@ -29,14 +29,19 @@ from ml.metrics import (
     per_species,
     verdict_metrics,
 )
-from ml.model_dir import DATA_FILE, ModelDir
+from ml.model_dir import DATA_FILE, ModelDir, ModelDirError
 from ml.open_set import open_set_figures, trade_off
 from ml.predict import Predictor
+from ml.runtimes import REFERENCE, Engine, RuntimeUnavailable
 from ml.sources import trained_on_split
 
 
 class EvaluationError(ValueError):
     """Input that cannot be evaluated (no photos, no species in common, missing split)."""
+
+
+# What `evaluate` raises for input it cannot judge (the commands answer each with its message).
+BAD_INPUT = (EvaluationError, DatasetError, ModelDirError, RuntimeUnavailable, FileNotFoundError)
 
 
 @dataclass
@@ -191,16 +196,17 @@ def evaluate(
     negatives: str | os.PathLike | None = None,
     progress: bool = True,
     name_map: dict[str, str] | None = None,
+    engine: Engine = REFERENCE,
 ) -> tuple[Evaluation, Predictions]:
-    """Run the model directory's Predictor over a split (and the negatives) and compute the
-    metrics (`ml.report.write_evaluation` writes them as a report folder)."""
+    """Run the model directory's Predictor on `engine` over a split (and the negatives) and
+    compute the metrics (`ml.report.write_evaluation` writes them as a report folder)."""
     started = time.perf_counter()
     model_dir = Path(model_dir)
     names = model_label_names(model_dir)
     refuse_trained_photos(model_dir, Path(data), split=split)
     photos, unknown = split_photos(Path(data), split=split, names=names, name_map=name_map)
     negative_paths = negative_photos(Path(negatives)) if negatives is not None else []
-    predictor = Predictor.load(model_dir)
+    predictor = Predictor.load(model_dir, engine=engine)
     predictions, skipped = run_predictor(predictor, photos, progress=progress, desc=split)
     if not len(predictions.y_true):
         raise EvaluationError("No photo of the split could be read.")

@@ -1,4 +1,5 @@
-"""Serving predictions from a model directory with LiteRT only (no TensorFlow import)."""
+"""Serving predictions from a model directory on a runtime engine (``ml.runtimes``; LiteRT by
+default), without importing TensorFlow."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from ml.calibration import verdict_of
 from ml.constants import Verdict
 from ml.finder import Box, Finder, FinderParams, blend_probabilities, square_around
 from ml.images import ImageSource, Photo, load_photo, view_pixels
-from ml.litert import LiteRTModel
 from ml.model_dir import ModelDir
+from ml.runtimes import REFERENCE, Engine, RuntimeModel, load_model
 
 
 @dataclass(frozen=True)
@@ -40,20 +41,23 @@ class Prediction:
 
 
 class Predictor:
-    """One loaded model directory; `predict` is thread-safe (LiteRTModel serialises its runs)."""
+    """One loaded model directory; `predict` is thread-safe (every runtime's model serialises
+    its runs)."""
 
     def __init__(
         self,
         model_dir: Path,
-        model: LiteRTModel,
+        model: RuntimeModel,
         labels: list[dict],
         calibration: dict,
         metrics: dict,
         version: str,
         finder: Finder | None = None,
+        engine: Engine = REFERENCE,
     ) -> None:
         self.model_dir = model_dir
         self.model = model
+        self.engine = engine
         self.labels = labels
         self.calibration = calibration
         self.metrics = metrics
@@ -61,17 +65,21 @@ class Predictor:
         self.finder = finder  # None: a model trained before the finder (single pass)
 
     @classmethod
-    def load(cls, model_dir: str | Path, num_threads: int | None = None) -> Predictor:
-        """Load a model directory; `ml.model_dir.ModelDirError` names what is missing."""
+    def load(
+        cls, model_dir: str | Path, *, num_threads: int | None = None, engine: Engine = REFERENCE
+    ) -> Predictor:
+        """Load a model directory on `engine`; `ml.model_dir.ModelDirError` names what is
+        missing, `ml.runtimes.RuntimeUnavailable` why the engine cannot run it here."""
         model = ModelDir.open(path=model_dir)
         return cls(
             model.path,
-            LiteRTModel(model.model_file, num_threads=num_threads),
+            load_model(model_file=model.model_file, engine=engine, threads=num_threads),
             model.labels,
             model.calibration,
             model.metrics,
             model.version,
             model.finder,
+            engine,
         )
 
     def predict(

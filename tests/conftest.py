@@ -91,12 +91,17 @@ def _isolated_media(settings, tmp_path: Path) -> None:
 
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> Iterator[None]:
-    """Rate-limit counters and throttles must not leak from one test into the next."""
+    """Rate-limit counters, throttles and the worker's copy of the species catalogue must not
+    leak from one test into the next (a test's rows are rolled back without any signal)."""
     from django.core.cache import cache
 
+    from classifier.selectors.identification import forget_catalogue
+
     cache.clear()
+    forget_catalogue()
     yield
     cache.clear()
+    forget_catalogue()
 
 
 @pytest.fixture

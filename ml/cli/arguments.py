@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ml.config import shared_data_dir
+from ml.runtimes import REFERENCE, Engine
 
 
 def add_name_map_argument(parser: argparse.ArgumentParser, when: str = "") -> None:
@@ -41,4 +42,16 @@ def add_sources_arguments(
         metavar="DIR",
         help="keep these folders' photos, and copies or crops of them found by content, out of "
         "training (e.g. ../shared/data/field/valid, to judge on it)",
+    )
+
+
+def add_runtime_argument(parser: argparse.ArgumentParser) -> None:
+    """`--runtime ENGINE`: judge the model on the engine that serves it (default LiteRT)."""
+    parser.add_argument(
+        "--runtime",
+        type=Engine.parse,
+        default=REFERENCE,
+        metavar="ENGINE",
+        help="the runtime engine to run the model on: litert (default), openvino, "
+        "openvino-bf16, onnxruntime",
     )

@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from ml.cli import CommandFailed, Log, progress_of
+from ml.cli.arguments import add_runtime_argument
 from ml.compare import compare, table
-from ml.data import DatasetError
-from ml.evaluate import EvaluationError
-from ml.model_dir import ModelDirError
+from ml.evaluate import BAD_INPUT
 
 HELP = "Two models side by side: metrics, size on disk, parameter count, latency per image."
 
@@ -24,6 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--split", choices=("train", "valid", "test"), default="valid")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_runtime_argument(parser)
 
 
 def run(options: dict[str, Any], log: Log) -> None:
@@ -34,7 +34,8 @@ def run(options: dict[str, Any], log: Log) -> None:
             data=options["data"],
             split=options["split"],
             progress=progress_of(options),
+            engine=options["runtime"],
         )
-    except (EvaluationError, DatasetError, ModelDirError, FileNotFoundError) as exc:
+    except BAD_INPUT as exc:
         raise CommandFailed(str(exc)) from exc
     log(json.dumps(rows, indent=2) if options["json"] else table(rows))

@@ -9,16 +9,17 @@ from typing import Any
 
 from ml.atomic import write_json
 from ml.cli import CommandFailed, Log, progress_of
-from ml.cli.arguments import add_name_map_argument
+from ml.cli.arguments import add_name_map_argument, add_runtime_argument
 from ml.data import DatasetError, read_name_map
-from ml.evaluate import EvaluationError, evaluate
+from ml.evaluate import BAD_INPUT, evaluate
 from ml.field import field_report, field_summary
 from ml.model_dir import ModelDirError
 from ml.report import summary_lines, write_evaluation
 
 HELP = (
-    "Run a model directory's Predictor (LiteRT) over a split and write a report: metrics.json, "
-    "per_species.csv, confused_pairs.csv, confusion/reliability/misclassified PNGs and report.md."
+    "Run a model directory's Predictor (LiteRT, or --runtime) over a split and write a report: "
+    "metrics.json, per_species.csv, confused_pairs.csv, confusion/reliability/misclassified PNGs "
+    "and report.md."
 )
 
 
@@ -37,6 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "true box; writes field.json",
     )
     add_name_map_argument(parser, " (for --data and --field)")
+    add_runtime_argument(parser)
 
 
 def run(options: dict[str, Any], log: Log) -> None:
@@ -50,6 +52,7 @@ def run(options: dict[str, Any], log: Log) -> None:
             negatives=options["negatives"],
             progress=progress,
             name_map=read_name_map(names) if names.is_file() else None,
+            engine=options["runtime"],
         )
         report = write_evaluation(
             out=options["out"],
@@ -59,7 +62,7 @@ def run(options: dict[str, Any], log: Log) -> None:
             data=data,
             split=options["split"],
         )
-    except (EvaluationError, DatasetError, ModelDirError, FileNotFoundError) as exc:
+    except BAD_INPUT as exc:
         raise CommandFailed(str(exc)) from exc
     for line in summary_lines(evaluation):
         log(line)

@@ -41,17 +41,18 @@ def test_bench_serve_reports_every_figure(tmp_path, small_model_dir, capsys):
         model=small_model_dir,
         clients=2,
         duration=2,
-        litert_threads=1,
+        model_threads=1,
         admin_database=admin_database(),
         out=out,
     )
     figures = json.loads(out.read_text())
+    assert figures["runtime"] == "litert-fp32"  # the tests ask for LiteRT (test_settings)
     assert json.loads(capsys.readouterr().out) == figures
     assert all(key in figures for key in REQUIRED)
     assert figures["predict_224.errors"] == figures["create.errors"] == figures["create.lost"] == 0
     assert figures["predict_224.requests_per_s"] > 0 and figures["create.created"] > 0
     assert 50 < figures["worker_peak_rss_mb"] < 2000
     settings = figures["settings"]
-    assert (settings["workers"], settings["clients"], settings["litert_threads"]) == (2, 2, 1)
+    assert (settings["workers"], settings["clients"], settings["model_threads"]) == (2, 2, 1)
     assert settings["model_version"] and settings["predict_user_rate"]
     assert bench_databases() == databases_before

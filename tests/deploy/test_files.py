@@ -20,7 +20,9 @@ from tests.deploy import files
 ENV_READERS = [
     REPO / "birdsite" / "settings.py",
     REPO / "ml" / "config.py",
-    REPO / "ml" / "litert.py",
+    REPO / "ml" / "threads.py",
+    REPO / "ml" / "runtimes.py",
+    REPO / "ml" / "agreement.py",
     *sorted(files.DEPLOY.glob("*.py")),
     *sorted(files.DEPLOY.glob("*.sh")),
 ]
@@ -100,10 +102,15 @@ def test_images_install_the_requirement_files_of_scripts_setup() -> None:
     setup = (REPO / "scripts" / "setup").read_text()
     assert '-r "requirements/$profile.txt" -c requirements/constraints.txt' in setup
     constrained = "-r requirements/{}.txt -c requirements/constraints.txt"
-    # web: the serving requirements only (LiteRT, no TensorFlow).
+    # web: the serving requirements only (LiteRT, no TensorFlow), and the optional runtimes
+    # unless the RUNTIMES build argument is emptied.
     assert [args for args in pip_installs("web") if "-r " in args] == [
-        f"pip install --no-cache-dir {constrained.format('web')}"
+        f"pip install --no-cache-dir {constrained.format('web')}",
+        'if [ -n "$RUNTIMES" ]; then pip install --no-cache-dir -r "requirements/$RUNTIMES" '
+        "-c requirements/constraints.txt; fi",
     ]
+    arguments = [i.args for i in files.dockerfile() if i.keyword == "ARG"]
+    assert "RUNTIMES=runtimes.txt" in arguments
     web_requirements = (REPO / "requirements" / "web.txt").read_text().lower().splitlines()
     assert not [line for line in web_requirements if "tensorflow" in line.split("#")[0]]
     # trainer: the pipeline on top of them.

@@ -10,22 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from ml.__main__ import COMMANDS
 from ml.config import shared_data_dir
 from ml.metrics import METRIC_KEYS
 from tests.ml.test_sources import linked_copy
 from tests.model_fixtures import BIRDS525
 
 REPO = Path(__file__).resolve().parents[2]
-COMMANDS = (
-    "subsample",
-    "build_backbone",
-    "fit_finder",
-    "tune_model",
-    "train_model",
-    "evaluate",
-    "compare_models",
-    "bench_ml",
-)
 
 
 def python_m_ml(*args: str, **env: str) -> subprocess.CompletedProcess:

@@ -9,27 +9,28 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ml import litert
+from ml import litert, threads
 
 REPO = Path(__file__).resolve().parent.parent.parent
 
 
 def test_litert_does_not_import_tensorflow() -> None:
     code = (
-        "import sys, ml.litert, ml.export, ml.backbone, ml.finder, ml.predict, ml.field\n"
+        "import sys, ml.litert, ml.export, ml.backbone, ml.finder, ml.predict, ml.field, "
+        "ml.agreement, ml.runtimes, ml.openvino_runtime, ml.cli.check_runtimes\n"
         "assert not [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')]\n"
     )
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
 
 
 def test_threads_default_from_env(monkeypatch) -> None:
-    monkeypatch.setenv(litert.THREADS_ENV, "3")
-    assert litert.default_threads() == 3
-    monkeypatch.setenv(litert.THREADS_ENV, "zero")
+    monkeypatch.setenv(threads.THREADS_ENV, "3")
+    assert threads.default_threads() == 3
+    monkeypatch.setenv(threads.THREADS_ENV, "zero")
     with pytest.raises(ValueError, match="positive integer"):
-        litert.default_threads()
-    monkeypatch.delenv(litert.THREADS_ENV)
-    assert litert.default_threads() >= 1
+        threads.default_threads()
+    monkeypatch.delenv(threads.THREADS_ENV)
+    assert threads.default_threads() >= 1
 
 
 def test_outputs_sorted_by_index_not_by_text() -> None:

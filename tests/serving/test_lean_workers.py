@@ -1,4 +1,5 @@
-"""Web workers serve predictions with LiteRT alone: no TensorFlow, no Keras, in a real gunicorn.
+"""Web workers serve predictions with their one runtime alone: no TensorFlow, no Keras, and no
+other runtime (an OpenVINO worker never loads LiteRT's interpreter), in a real gunicorn.
 
 Proved from outside the workers, two ways: the modules each worker had loaded right after
 serving a prediction (a `post_request` hook of the test's gunicorn config, which otherwise is
@@ -27,9 +28,14 @@ def forbidden_modules(modules: list[str]) -> list[str]:
 
 
 def forbidden_objects(pid: int) -> list[str]:
-    """Mapped files of TensorFlow or Keras (LiteRT's own `ai_edge_litert` objects are fine)."""
+    """Mapped files of TensorFlow or Keras (LiteRT's own `ai_edge_litert` objects are fine, and so
+    is OpenVINO's reader of TensorFlow's file formats, `openvino/frontend/tensorflow`)."""
     paths = {line.split()[-1] for line in Path(f"/proc/{pid}/maps").read_text().splitlines()}
-    return sorted(p for p in paths if "/tensorflow/" in p or "/keras/" in p or "libtensorflow" in p)
+    return sorted(
+        p
+        for p in paths
+        if ("/site-packages/tensorflow/" in p or "/keras/" in p or "libtensorflow" in p)
+    )
 
 
 def predict_until_every_worker_served(stack: Stack, photo: Path, modules_dir: Path) -> None:
@@ -55,8 +61,19 @@ def predict_until_every_worker_served(stack: Stack, photo: Path, modules_dir: Pa
     pytest.fail("not every worker served a prediction within 60 s")
 
 
+# runtime -> (a module only a worker on it loads, a module of the other runtime it must not load)
+RUNTIME_MODULES = {
+    "litert": ("ai_edge_litert.interpreter", "openvino"),
+    "openvino": ("openvino", "ai_edge_litert.interpreter"),
+}
+
+
 @pytest.mark.slow
-def test_workers_predict_without_tensorflow(tmp_path, small_model_dir, s3_endpoint, bird_photo):
+@pytest.mark.parametrize("runtime", sorted(RUNTIME_MODULES))
+def test_workers_predict_without_tensorflow(
+    tmp_path, small_model_dir, s3_endpoint, bird_photo, runtime
+):
+    used, unused = RUNTIME_MODULES[runtime]
     modules_dir = tmp_path / "modules"
     modules_dir.mkdir()
     with serving_stack(
@@ -67,13 +84,15 @@ def test_workers_predict_without_tensorflow(tmp_path, small_model_dir, s3_endpoi
         workers=2,
         BIRDSITE_TEST_MODULES_DIR=str(modules_dir),
         BIRDSITE_PREDICT_USER_RATE="100000/min",
+        BIRDSITE_RUNTIME=runtime,
     ) as stack:
         predict_until_every_worker_served(stack, bird_photo, modules_dir)
         pids = worker_pids(stack.master_pid)
         assert len(pids) == 2
         for pid in pids:
             modules = json.loads((modules_dir / f"{pid}.json").read_text())
-            assert "ai_edge_litert.interpreter" in modules  # the model really ran here
+            assert used in modules  # the model really ran here, on this runtime
+            assert unused not in modules
             assert "ml.predict" in modules
             assert forbidden_modules(modules) == []
             assert forbidden_objects(pid) == []

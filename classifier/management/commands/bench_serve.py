@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from benchmarks import serve
+from ml import runtimes
 from ml.config import shared_data_dir
 from ml.model_dir import ModelDir, ModelDirError
 
@@ -27,7 +28,16 @@ class Command(BaseCommand):
         parser.add_argument("--threads", type=int, help="per worker (default: gunicorn config)")
         parser.add_argument("--clients", type=int, default=4)
         parser.add_argument("--duration", type=float, default=20.0, help="seconds per phase")
-        parser.add_argument("--litert-threads", type=int, help="default: BIRDSITE_LITERT_THREADS")
+        parser.add_argument(
+            "--model-threads",
+            type=int,
+            help="default: BIRDSITE_MODEL_THREADS (gunicorn config: cores / workers)",
+        )
+        parser.add_argument(
+            "--runtime",
+            default=runtimes.requested(),
+            help="the workers' BIRDSITE_RUNTIME (auto: the runtime check runs first)",
+        )
         parser.add_argument("--rate", default="1000000/min", help="the bench user's predict rate")
         parser.add_argument(
             "--admin-database",
@@ -61,7 +71,8 @@ class Command(BaseCommand):
             threads=options["threads"],
             clients=options["clients"],
             duration_s=options["duration"],
-            litert_threads=options["litert_threads"],
+            model_threads=options["model_threads"],
+            runtime=options["runtime"],
             predict_user_rate=options["rate"],
         )
         figures = serve.run(bench, echo=self.stderr.write)
