@@ -95,6 +95,19 @@ class PeakMemory:
             self.sample()
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU the processes have used so far (/proc/<pid>/stat); gone ones count 0."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / ticks
+
+
 # --- load --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Photo:
@@ -108,6 +121,7 @@ class PhaseResult:
     errors: int = 0
     created_ids: list[int] = field(default_factory=list)
     seconds: float = 0.0
+    cpu_seconds: float = 0.0  # of the gunicorn master and workers over the phase
     worker_peak_rss_mb: float = 0.0  # the highest worker VmHWM by the end of this phase
     error_samples: list[str] = field(default_factory=list)
 
@@ -118,6 +132,9 @@ class PhaseResult:
             "p95_ms": round(percentile(latencies, 95), 1),
             "p99_ms": round(percentile(latencies, 99), 1),
             "requests_per_s": round(len(self.latencies_ms) / self.seconds, 1),
+            "cpu_ms_per_request": round(
+                self.cpu_seconds * 1000 / max(1, len(self.latencies_ms)), 1
+            ),
             "errors": self.errors,
             "worker_peak_rss_mb_so_far": self.worker_peak_rss_mb,
         }
@@ -220,6 +237,33 @@ def small_photos(root: Path, count: int) -> list[Photo]:
     return [Photo(path.name, path.read_bytes()) for path in paths]
 
 
+def field_photos(root: Path, count: int) -> list[Photo]:
+    """Real full-size photos (the bird in part of the frame: the finder's second pass runs)."""
+    paths = sorted(root.rglob("*.jpg"))
+    step = max(1, len(paths) // count)
+    return [Photo(path.name, path.read_bytes()) for path in paths[::step][:count]]
+
+
+def bare_model_ms(
+    model_dir: Path, *, engine: Engine, photos: list[Photo], fields: list[Photo]
+) -> dict[str, float]:
+    """Median ms per photo of the served engine alone (decode, both passes, verdict), one
+    thread, in this process: what a request costs without any server around it."""
+    from ml.predict import Predictor
+
+    predictor = Predictor.load(model_dir, num_threads=1, engine=engine)
+    figures = {}
+    for name, batch in (("224", photos), ("field", fields)):
+        predictor.predict(batch[0].content)  # warm-up
+        times = []
+        for photo in batch:
+            started = time.perf_counter()
+            predictor.predict(photo.content)
+            times.append((time.perf_counter() - started) * 1000)
+        figures[name] = round(percentile(times, 50), 2)
+    return figures
+
+
 def phone_photo(photo: Photo) -> Photo:
     """A phone-size (4000x3000) JPEG made by upscaling a real photo."""
     image = Image.open(io.BytesIO(photo.content)).convert("RGB")
@@ -246,6 +290,7 @@ class BenchSettings:
     model_dir: Path
     model_version: str
     photos_dir: Path
+    field_dir: Path  # full-size photos (field/valid)
     out: Path
     catalogue: Path  # the species folder the model's species come from (loaded before promotion)
     admin_database: str = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -265,6 +310,7 @@ def run(options: BenchSettings, echo: Callable[[str], None] = print) -> dict:
     """Start the stack, run the three phases, check every created sighting; the JSON figures."""
     photos = small_photos(options.photos_dir, options.photo_count)
     phones = [phone_photo(p) for p in photos[: options.phone_photo_count]]
+    fields = field_photos(options.field_dir, options.photo_count)
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-serve-")))
         database = stack.enter_context(temporary_database(options.admin_database))
@@ -302,28 +348,41 @@ def run(options: BenchSettings, echo: Callable[[str], None] = print) -> dict:
             raise RuntimeError(f"the warm-up failed: {warm.error_samples[:2]}\n{tail}")
         phases: dict[str, PhaseResult] = {}
         with PeakMemory(master.pid) as memory:
-            for name, (path, field_name), bodies, status in (
-                ("predict_224", PREDICT, photos, 200),
-                ("predict_phone", PREDICT, phones, 200),
-                ("create", CREATE, photos, 201),
+            for name, (path, field_name), bodies, clients, status in (
+                ("single_client", PREDICT, photos, 1, 200),
+                ("predict_224", PREDICT, photos, options.clients, 200),
+                ("predict_field", PREDICT, fields, options.clients, 200),
+                ("predict_phone", PREDICT, phones, 1, 200),
+                ("create", CREATE, photos, options.clients, 201),
             ):
-                echo(f"{name}: {options.clients} clients for {options.duration_s} s")
+                echo(f"{name}: {clients} client(s) for {options.duration_s} s")
+                processes = [master.pid, *worker_pids(master.pid)]
+                cpu_before = cpu_seconds(processes)
                 phases[name] = run_phase(
                     url=base + path,
                     field_name=field_name,
                     token=token,
                     photos=bodies,
-                    clients=options.clients,
+                    clients=clients,
                     duration=options.duration_s,
                     expected_status=status,
                 )
+                phases[name].cpu_seconds = cpu_seconds(processes) - cpu_before
                 memory.sample()
                 phases[name].worker_peak_rss_mb = memory.peak()
         lost = lost_sightings(
             database=database, ids=phases["create"].created_ids, s3_endpoint=endpoint, bucket=bucket
         )
     figures = _figures(options, phases, lost, memory, _gunicorn_threads(options))
-    return {"runtime": engine.key, **figures}
+    echo("timing the bare model (one thread, finder included)")
+    model_ms = bare_model_ms(options.model_dir, engine=engine, photos=photos, fields=fields)
+    return {
+        "runtime": engine.key,
+        "single_client.model_ms": model_ms["224"],
+        "predict_field.model_ms": model_ms["field"],
+        "errors": sum(result.errors for result in phases.values()),
+        **figures,
+    }
 
 
 def _optional_env(options: BenchSettings) -> dict[str, str]:

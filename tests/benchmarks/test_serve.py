@@ -14,6 +14,14 @@ from tests.support.serving_stack import admin_database
 pytestmark = pytest.mark.slow
 
 REQUIRED = [
+    "runtime",
+    "errors",
+    "single_client.p50_ms",
+    "single_client.model_ms",
+    "predict_field.p50_ms",
+    "predict_field.model_ms",
+    "predict_field.cpu_ms_per_request",
+    "predict_224.cpu_ms_per_request",
     "predict_224.p50_ms",
     "predict_224.p95_ms",
     "predict_224.p99_ms",
@@ -50,6 +58,9 @@ def test_bench_serve_reports_every_figure(tmp_path, small_model_dir, capsys):
     assert json.loads(capsys.readouterr().out) == figures
     assert all(key in figures for key in REQUIRED)
     assert figures["predict_224.errors"] == figures["create.errors"] == figures["create.lost"] == 0
+    assert figures["errors"] == 0
+    assert 0 < figures["single_client.model_ms"] < figures["single_client.p50_ms"]
+    assert figures["predict_224.cpu_ms_per_request"] > 0
     assert figures["predict_224.requests_per_s"] > 0 and figures["create.created"] > 0
     assert 50 < figures["worker_peak_rss_mb"] < 2000
     settings = figures["settings"]

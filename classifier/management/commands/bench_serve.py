@@ -47,6 +47,12 @@ class Command(BaseCommand):
         parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", ""))
         parser.add_argument("--photos", type=Path, default=shared_data_dir() / "birds525" / "valid")
         parser.add_argument(
+            "--field-photos",
+            type=Path,
+            default=shared_data_dir() / "field" / "valid",
+            help="full-size photos (the finder's second pass runs)",
+        )
+        parser.add_argument(
             "--catalogue",
             type=Path,
             default=shared_data_dir() / "birds525",
@@ -63,6 +69,7 @@ class Command(BaseCommand):
             model_dir=model.path.resolve(),
             model_version=model.version,
             photos_dir=options["photos"],
+            field_dir=options["field_photos"],
             catalogue=options["catalogue"],
             out=options["out"],
             admin_database=options["admin_database"],
