@@ -61,6 +61,15 @@ def signature_tensors(path: str | Path) -> tuple[str, list[str]]:
     return inputs[INPUT_NAME], [outputs[name] for name in _output_order(list(outputs))]
 
 
+def checked_batch(batch: np.ndarray, *, input_shape: tuple[int, ...], dtype) -> np.ndarray:
+    """`batch` as the contiguous array of `dtype` a runtime takes; ValueError unless it is
+    ``[n, *input_shape[1:]]`` (every runtime of our model files checks its input this way)."""
+    batch = np.ascontiguousarray(batch, dtype=dtype)
+    if batch.shape[1:] != tuple(input_shape[1:]):
+        raise ValueError(f"expected input [n, {input_shape[1:]}], got {batch.shape}")
+    return batch
+
+
 class LiteRTModel:
     """One interpreter for one TFLite file; ``run`` is serialized (interpreters are not
     thread-safe) and resizes the batch dimension as needed."""
@@ -81,9 +90,7 @@ class LiteRTModel:
 
     def run(self, batch: np.ndarray) -> list[np.ndarray]:
         """Run one batch ``[n, *input_shape[1:]]``; outputs in the documented order."""
-        batch = np.ascontiguousarray(batch, dtype=self.input_dtype)
-        if batch.shape[1:] != self.input_shape[1:]:
-            raise ValueError(f"expected input [n, {self.input_shape[1:]}], got {batch.shape}")
+        batch = checked_batch(batch, input_shape=self.input_shape, dtype=self.input_dtype)
         with self._lock:
             result = self._runner(**{self.input_name: batch})
         return [result[name] for name in self.output_names]

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import openvino as ov
 
-from ml.litert import signature_tensors
+from ml.litert import checked_batch, signature_tensors
 from ml.threads import default_threads
 
 PRECISIONS = {"fp32": "f32", "bf16": "bf16"}  # our precision -> INFERENCE_PRECISION_HINT
@@ -55,9 +55,7 @@ class OpenVINOModel:
         self._lock = threading.Lock()
 
     def run(self, batch: np.ndarray) -> list[np.ndarray]:
-        batch = np.ascontiguousarray(batch, dtype=np.float32)
-        if batch.shape[1:] != self.input_shape[1:]:
-            raise ValueError(f"expected input [n, {self.input_shape[1:]}], got {batch.shape}")
+        batch = checked_batch(batch, input_shape=self.input_shape, dtype=np.float32)
         with self._lock:
             result = self._request.infer({self._input: batch})
             return [np.array(result[port]) for port in self._outputs]

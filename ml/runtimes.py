@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import cache
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -71,8 +72,10 @@ def requested() -> str:
     return text if text == AUTO else Engine.parse(text).key
 
 
+@cache
 def runtime_version(runtime: str) -> str | None:
-    """The installed version of the runtime's package, None when it is not installed."""
+    """The installed version of the runtime's package, None when it is not installed (read
+    once per process: a worker asks at every model recheck)."""
     try:
         return metadata.version(PACKAGES[runtime])
     except metadata.PackageNotFoundError:
