@@ -109,7 +109,9 @@ DATABASES = {
     "default": dj_database_url.parse(
         DATABASE_URL or f"sqlite:///{DATA_DIR / 'db.sqlite3'}",
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
-        conn_health_checks=True,
+        # Not Django's `SELECT 1` per request: core.db_connections drops connections the
+        # server closed by looking at the socket, without a round trip.
+        conn_health_checks=False,
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -7,6 +7,8 @@ import io
 
 import pytest
 import requests
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
 from PIL import Image
 
 from classifier.active_model import get_predictor
@@ -52,6 +54,34 @@ def test_predict_a_held_out_photo(api, model_species, held_out_photo):
     )
     # Predict stores nothing.
     assert not Sighting.objects.exists() and not PendingPhoto.objects.exists()
+
+
+def redis_command_counts() -> dict[str, int] | None:
+    """Calls per Redis command since the server started; None without Redis."""
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        return None
+    stats = backend._cache.get_client(write=True).info("commandstats")
+    return {name.removeprefix("cmdstat_"): value["calls"] for name, value in stats.items()}
+
+
+def test_a_signed_in_predict_costs_one_query_and_one_counter(
+    alice, model_species, bird_photo, django_assert_num_queries
+):
+    """The lean request path: the token with its user in one query, no health-check query,
+    no species rows (read once per worker), and the throttle counted by one INCRBY (no list of
+    timestamps read and written back)."""
+    image = bird_photo.read_bytes()
+    assert alice.post(PREDICT, {"image": upload("b.jpg", image)}).status_code == 200  # warm
+    before = redis_command_counts()
+    with django_assert_num_queries(1):
+        response = alice.post(PREDICT, {"image": upload("b.jpg", image)})
+    assert response.status_code == 200, response.json()
+    if before is not None:
+        after = redis_command_counts()
+        used = {name: after[name] - before.get(name, 0) for name in after}
+        used = {name: calls for name, calls in used.items() if calls and name != "info"}
+        assert used == {"multi": 1, "incrby": 1, "expire": 1, "ttl": 1, "exec": 1}
 
 
 @pytest.mark.parametrize("k", [1, 3, 20])

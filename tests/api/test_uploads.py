@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from django.core.cache import cache
 from PIL import Image
 
+from accounts.ratelimit import attempts_so_far
 from classifier.models import PendingPhoto, Sighting
 from tests.api.photos import NOT_IMAGES, encode, pixel_bomb, upload
 from tests.conftest import bucket_keys
@@ -123,8 +123,9 @@ def test_anonymous_callers_are_throttled_per_address(api, low_rates):
     assert [post_empty(api).status_code for _ in range(3)] == [415, 415, 429]
     response = post_empty(api)
     assert response.json()["code"] == "throttled" and int(response["Retry-After"]) > 0
-    # Counted in the shared cache (Redis when REDIS_URL is set), by client address.
-    assert len(cache.get("throttle_predict_anon_127.0.0.1")) == 2
+    # Counted in the shared cache (Redis when REDIS_URL is set), by client address; refused
+    # requests count too (the window does not move).
+    assert attempts_so_far(scope="throttle_predict_anon", identity="127.0.0.1") == 4
     assert post_empty(api, REMOTE_ADDR="10.0.0.7").status_code == 415
 
 

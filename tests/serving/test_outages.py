@@ -111,3 +111,29 @@ def test_database_outage(tmp_path, small_model_dir, s3_endpoint, bird_photo):
         assert stack.count("classifier_sighting") == 1
         assert stack.count("classifier_pendingphoto") == 0
         assert len(bucket_keys(s3_endpoint, stack.bucket)) == 1
+
+
+def test_database_sessions_ended_between_requests(tmp_path, small_model_dir, s3_endpoint):
+    """PostgreSQL ending the workers' idle sessions (a restart, a failover, an idle timeout)
+    costs no failed request: the next request sees the closed socket and connects afresh."""
+    with serving_stack(tmp_path, small_model_dir, s3_endpoint=s3_endpoint) as stack:
+        api, site = stack.api(), site_login(stack)
+        sightings_page = stack.base_url + "/sightings/"
+        database = psycopg.conninfo.conninfo_to_dict(stack.database)["dbname"]
+
+        def every_request_answers() -> None:
+            for _ in range(4):  # both workers, each with its persistent connection
+                assert api.get(stack.base_url + SIGHTINGS, timeout=10).status_code == 200
+                assert site.get(sightings_page, timeout=10).status_code == 200
+
+        every_request_answers()
+        for _ in range(3):
+            with psycopg.connect(admin_database(), autocommit=True) as admin:
+                ended = admin.execute(
+                    "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))"
+                    " FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                    (database,),
+                ).fetchone()[0]
+            assert ended >= 1
+            time.sleep(0.2)  # the server's FATAL message reaches the workers' sockets
+            every_request_answers()
