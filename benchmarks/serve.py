@@ -18,8 +18,8 @@ import tempfile
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -29,8 +29,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 from PIL import Image
 
+from benchmarks import bare_app
+from benchmarks.baseline import BEFORE_SERVING_WORK, baseline_checkout
 from benchmarks.stack import (
     GUNICORN_CONFIG,
+    REPO,
     bucket_keys,
     create_api_user,
     create_bucket,
@@ -41,8 +44,9 @@ from benchmarks.stack import (
     temporary_database,
     worker_pids,
 )
-from ml.agreement import AgreementStore, choose_engine
-from ml.runtimes import AUTO, RUNTIME_ENV, Engine
+from ml.agreement import AgreementStore, choose_engine, passed_engines
+from ml.cpu import cpu_key
+from ml.runtimes import REFERENCE, RUNTIME_ENV, Engine
 from ml.threads import THREADS_ENV
 
 # (path, file field) of the two API endpoints under load.
@@ -122,8 +126,16 @@ class PhaseResult:
     created_ids: list[int] = field(default_factory=list)
     seconds: float = 0.0
     cpu_seconds: float = 0.0  # of the gunicorn master and workers over the phase
-    worker_peak_rss_mb: float = 0.0  # the highest worker VmHWM by the end of this phase
     error_samples: list[str] = field(default_factory=list)
+
+    def add(self, other: PhaseResult) -> None:
+        """Take in another slice of the same phase (the bench interleaves its targets)."""
+        self.latencies_ms += other.latencies_ms
+        self.errors += other.errors
+        self.created_ids += other.created_ids
+        self.seconds += other.seconds
+        self.cpu_seconds += other.cpu_seconds
+        self.error_samples += other.error_samples[: max(0, 5 - len(self.error_samples))]
 
     def summary(self) -> dict[str, float | int]:
         latencies = self.latencies_ms or [float("nan")]
@@ -136,7 +148,6 @@ class PhaseResult:
                 self.cpu_seconds * 1000 / max(1, len(self.latencies_ms)), 1
             ),
             "errors": self.errors,
-            "worker_peak_rss_mb_so_far": self.worker_peak_rss_mb,
         }
 
 
@@ -298,91 +309,223 @@ class BenchSettings:
     workers: int = 2
     threads: int | None = None  # None: the gunicorn config's
     clients: int = 4
-    duration_s: float = 20.0
+    duration_s: float = 20.0  # per phase and server, split over the rounds
+    rounds: int = 2  # the servers take turns this many times in every phase
     model_threads: int | None = None  # None: the gunicorn config's (cores / workers)
     runtime: str = "auto"  # BIRDSITE_RUNTIME of the workers
     predict_user_rate: str = "1000000/min"
     photo_count: int = 64
     phone_photo_count: int = 4
+    baseline: str | None = BEFORE_SERVING_WORK  # None: no baseline server
+
+
+@dataclass
+class Server:
+    """One gunicorn under load: the site, the baseline's site or the bare app."""
+
+    name: str
+    base_url: str
+    token: str
+    master: subprocess.Popen
+    log: Path
+    memory: PeakMemory
+    database: str = ""
+    bucket: str = ""
+
+
+@dataclass(frozen=True)
+class Phase:
+    name: str
+    endpoint: tuple[str, str]
+    photos: str  # "224", "field" or "phone"
+    clients: int
+    status: int
+    servers: tuple[str, ...]
+
+
+def phases(clients: int) -> list[Phase]:
+    """The load, phase by phase. `stack` (full-size field photos, the finder's second pass) is
+    the one measured on all three servers."""
+    site_and_baseline = ("site", "baseline")
+    return [
+        Phase("single_client", PREDICT, "224", 1, 200, site_and_baseline),
+        Phase("predict_224", PREDICT, "224", clients, 200, site_and_baseline),
+        Phase("stack", PREDICT, "field", clients, 200, ("bare", "site", "baseline")),
+        Phase("predict_phone", PREDICT, "phone", 1, 200, site_and_baseline),
+        Phase("create", CREATE, "224", clients, 201, site_and_baseline),
+    ]
 
 
 def run(options: BenchSettings, echo: Callable[[str], None] = print) -> dict:
-    """Start the stack, run the three phases, check every created sighting; the JSON figures."""
-    photos = small_photos(options.photos_dir, options.photo_count)
-    phones = [phone_photo(p) for p in photos[: options.phone_photo_count]]
-    fields = field_photos(options.field_dir, options.photo_count)
+    """Start the servers, run every phase on each of them in turns, check every created
+    sighting, time the bare model per engine; the JSON figures."""
+    photos = {
+        "224": small_photos(options.photos_dir, options.photo_count),
+        "field": field_photos(options.field_dir, options.photo_count),
+    }
+    photos["phone"] = [phone_photo(p) for p in photos["224"][: options.phone_photo_count]]
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-serve-")))
-        database = stack.enter_context(temporary_database(options.admin_database))
+        checkout = None
+        if options.baseline:
+            checkout = stack.enter_context(baseline_checkout(options.baseline))
+            echo(f"baseline: {options.baseline[:12]} checked out in {checkout}")
         _, endpoint = stack.enter_context(moto_server())
-        bucket = create_bucket(endpoint)
+        site = stack.enter_context(_site_server(options, "site", tmp / "site", endpoint, echo))
+        engine = site.engine
+        servers = {"site": site.server}
+        if checkout is not None:
+            servers["baseline"] = stack.enter_context(
+                _site_server(options, "baseline", tmp / "baseline", endpoint, echo, repo=checkout)
+            ).server
+        servers["bare"] = stack.enter_context(_bare_server(options, engine, tmp / "bare"))
+        for server in servers.values():
+            _warm_up(server, photos["224"], options.clients)
+        results = _measure(options, servers, photos, echo)
+        lost = {
+            name: lost_sightings(
+                database=server.database,
+                ids=results[name]["create"].created_ids,
+                s3_endpoint=endpoint,
+                bucket=server.bucket,
+            )
+            for name, server in servers.items()
+            if "create" in results[name]
+        }
+        peaks = {name: server.memory.peak() for name, server in servers.items()}
+    echo("timing the bare model per engine that passed (one thread, finder included)")
+    model_ms = {
+        passed.key: bare_model_ms(
+            options.model_dir, engine=passed, photos=photos["224"], fields=photos["field"]
+        )
+        for passed in dict.fromkeys([engine, *site.passed])
+    }
+    figures = _figures(options, results, lost, peaks, engine, model_ms)
+    figures["targets"] = targets(figures)
+    return figures
+
+
+@dataclass
+class SiteServer:
+    server: Server
+    engine: Engine
+    passed: list[Engine]
+
+
+@contextmanager
+def _site_server(
+    options: BenchSettings,
+    name: str,
+    data_dir: Path,
+    s3_endpoint: str,
+    echo: Callable[[str], None],
+    *,
+    repo: Path = REPO,
+) -> Iterator[SiteServer]:
+    """The full site of checkout `repo` on its own database, bucket and data dir."""
+    data_dir.mkdir()
+    with ExitStack() as stack:
+        database = stack.enter_context(temporary_database(options.admin_database))
+        bucket = create_bucket(s3_endpoint)
         env = site_env(
             database=database,
-            s3_endpoint=endpoint,
+            s3_endpoint=s3_endpoint,
             bucket=bucket,
-            data_dir=tmp,
+            data_dir=data_dir,
             BIRDSITE_PREDICT_USER_RATE=options.predict_user_rate,
             **_optional_env(options),
         )
-        manage(env, "migrate", "--noinput")
-        manage(env, "load_species", "--data", str(options.catalogue), "--photos", "0")
-        manage(env, "promote_model", str(options.model_dir), "--by", "bench_serve")
-        engine = _checked_engine(options, env=env, data_dir=tmp, echo=echo)
-        token = create_api_user(env, "bench")
-        log = tmp / "gunicorn.log"
+        echo(f"{name}: migrate, load species, promote the model")
+        manage(env, "migrate", "--noinput", repo=repo)
+        manage(env, "load_species", "--data", str(options.catalogue), "--photos", "0", repo=repo)
+        manage(env, "promote_model", str(options.model_dir), "--by", "bench_serve", repo=repo)
+        engine, passed = REFERENCE, [REFERENCE]
+        if repo == REPO:
+            engine, passed = _checked_engines(options, env=env, data_dir=data_dir, echo=echo)
+        token = create_api_user(env, "bench", repo=repo)
+        log = data_dir / "gunicorn.log"
         master, base = stack.enter_context(
-            gunicorn(env, log=log, workers=options.workers, threads=options.threads)
+            gunicorn(env, log=log, workers=options.workers, threads=options.threads, repo=repo)
         )
-        echo(f"gunicorn {base} (log {log}), warming up")
-        warm = run_phase(
-            url=base + PREDICT[0],
-            field_name=PREDICT[1],
-            token=token,
-            photos=photos,
-            clients=options.clients,
-            duration=3.0,
-            expected_status=200,
+        memory = stack.enter_context(PeakMemory(master.pid))
+        echo(f"{name}: gunicorn {base} (log {log})")
+        yield SiteServer(
+            Server(name, base, token, master, log, memory, database, bucket), engine, passed
         )
-        if warm.errors:
-            tail = log.read_text(errors="replace")[-3000:]
-            raise RuntimeError(f"the warm-up failed: {warm.error_samples[:2]}\n{tail}")
-        phases: dict[str, PhaseResult] = {}
-        with PeakMemory(master.pid) as memory:
-            for name, (path, field_name), bodies, clients, status in (
-                ("single_client", PREDICT, photos, 1, 200),
-                ("predict_224", PREDICT, photos, options.clients, 200),
-                ("predict_field", PREDICT, fields, options.clients, 200),
-                ("predict_phone", PREDICT, phones, 1, 200),
-                ("create", CREATE, photos, options.clients, 201),
-            ):
-                echo(f"{name}: {clients} client(s) for {options.duration_s} s")
-                processes = [master.pid, *worker_pids(master.pid)]
-                cpu_before = cpu_seconds(processes)
-                phases[name] = run_phase(
-                    url=base + path,
-                    field_name=field_name,
-                    token=token,
-                    photos=bodies,
-                    clients=clients,
-                    duration=options.duration_s,
-                    expected_status=status,
-                )
-                phases[name].cpu_seconds = cpu_seconds(processes) - cpu_before
-                memory.sample()
-                phases[name].worker_peak_rss_mb = memory.peak()
-        lost = lost_sightings(
-            database=database, ids=phases["create"].created_ids, s3_endpoint=endpoint, bucket=bucket
-        )
-    figures = _figures(options, phases, lost, memory, _gunicorn_threads(options))
-    echo("timing the bare model (one thread, finder included)")
-    model_ms = bare_model_ms(options.model_dir, engine=engine, photos=photos, fields=fields)
-    return {
-        "runtime": engine.key,
-        "single_client.model_ms": model_ms["224"],
-        "predict_field.model_ms": model_ms["field"],
-        "errors": sum(result.errors for result in phases.values()),
-        **figures,
+
+
+@contextmanager
+def _bare_server(options: BenchSettings, engine: Engine, data_dir: Path) -> Iterator[Server]:
+    """`benchmarks.bare_app` under gunicorn with the site's config, model and engine."""
+    data_dir.mkdir()
+    env = {
+        **os.environ,
+        **_optional_env(options),
+        bare_app.MODEL_ENV: str(options.model_dir),
+        bare_app.ENGINE_ENV: engine.key,
     }
+    log = data_dir / "gunicorn.log"
+    with ExitStack() as stack:
+        master, base = stack.enter_context(
+            gunicorn(
+                env,
+                log=log,
+                workers=options.workers,
+                threads=options.threads,
+                app="benchmarks.bare_app:application",
+            )
+        )
+        memory = stack.enter_context(PeakMemory(master.pid))
+        yield Server("bare", base, "", master, log, memory)
+
+
+def _warm_up(server: Server, photos: list[Photo], clients: int) -> None:
+    """Every worker loads its model before anything is measured."""
+    warm = run_phase(
+        url=server.base_url + PREDICT[0],
+        field_name=PREDICT[1],
+        token=server.token,
+        photos=photos,
+        clients=clients,
+        duration=3.0,
+        expected_status=200,
+    )
+    if warm.errors:
+        tail = server.log.read_text(errors="replace")[-3000:]
+        raise RuntimeError(f"{server.name}: the warm-up failed: {warm.error_samples[:2]}\n{tail}")
+
+
+def _measure(
+    options: BenchSettings,
+    servers: dict[str, Server],
+    photos: dict[str, list[Photo]],
+    echo: Callable[[str], None],
+) -> dict[str, dict[str, PhaseResult]]:
+    """Every phase on each of its servers, taking turns (A B A B) over the rounds, so that a
+    machine that slows down or speeds up during the run weighs on all of them alike."""
+    results: dict[str, dict[str, PhaseResult]] = {name: {} for name in servers}
+    slice_s = options.duration_s / options.rounds
+    for phase in phases(options.clients):
+        present = [name for name in phase.servers if name in servers]
+        echo(f"{phase.name}: {phase.clients} client(s), {' / '.join(present)}, {options.rounds}x")
+        for _ in range(options.rounds):
+            for name in present:
+                server = servers[name]
+                processes = [server.master.pid, *worker_pids(server.master.pid)]
+                cpu_before = cpu_seconds(processes)
+                result = run_phase(
+                    url=server.base_url + phase.endpoint[0],
+                    field_name=phase.endpoint[1],
+                    token=server.token,
+                    photos=photos[phase.photos],
+                    clients=phase.clients,
+                    duration=slice_s,
+                    expected_status=phase.status,
+                )
+                result.cpu_seconds = cpu_seconds(processes) - cpu_before
+                server.memory.sample()
+                results[name].setdefault(phase.name, PhaseResult()).add(result)
+    return results
 
 
 def _optional_env(options: BenchSettings) -> dict[str, str]:
@@ -403,48 +546,103 @@ def _gunicorn_threads(options: BenchSettings) -> int:
 
 def _figures(
     options: BenchSettings,
-    phases: dict[str, PhaseResult],
-    lost: int,
-    memory: PeakMemory,
-    threads: int,
+    results: dict[str, dict[str, PhaseResult]],
+    lost: dict[str, int],
+    peaks: dict[str, float],
+    engine: Engine,
+    model_ms: dict[str, dict[str, float]],
 ) -> dict:
-    figures: dict = {}
-    for name, result in phases.items():
-        figures.update({f"{name}.{key}": value for key, value in result.summary().items()})
-    figures["create.lost"] = lost
-    figures["create.created"] = len(phases["create"].created_ids)
-    figures["worker_peak_rss_mb"] = memory.peak()
-    figures["error_samples"] = {n: r.error_samples for n, r in phases.items() if r.error_samples}
+    figures: dict = {"runtime": engine.key}
+    for key, per_photo in model_ms.items():
+        figures[f"model_ms.{key}"] = per_photo["field"]
+    figures["single_client.model_ms"] = model_ms[engine.key]["224"]
+    figures["stack.model_ms"] = model_ms[engine.key]["field"]
+    for name, phase_results in results.items():
+        prefix = "" if name == "site" else f"{name}."
+        for phase, result in phase_results.items():
+            # The comparison phase of the other servers: bare.requests_per_s, baseline.…
+            label = name if name != "site" and phase == "stack" else f"{prefix}{phase}"
+            figures.update({f"{label}.{key}": value for key, value in result.summary().items()})
+    figures["create.lost"] = lost["site"]
+    figures["create.created"] = len(results["site"]["create"].created_ids)
+    figures["errors"] = sum(r.errors for r in results["site"].values()) + sum(lost.values())
+    figures["worker_peak_rss_mb"] = peaks["site"]
+    figures["bare.worker_peak_rss_mb"] = peaks["bare"]
+    if "baseline" in results:
+        figures["baseline.create.lost"] = lost["baseline"]
+        figures["baseline.errors"] = sum(r.errors for r in results["baseline"].values())
+        figures["baseline.worker_peak_rss_mb"] = peaks["baseline"]
+        figures["baseline.revision"] = options.baseline
+    figures["stack_vs_bare"] = round(
+        figures["stack.requests_per_s"] / figures["bare.requests_per_s"], 3
+    )
+    figures["error_samples"] = {
+        f"{name}.{phase}": result.error_samples
+        for name, phase_results in results.items()
+        for phase, result in phase_results.items()
+        if result.error_samples
+    }
     figures["settings"] = {
         **{k: str(v) for k, v in asdict(options).items() if isinstance(v, Path)},
         "workers": options.workers,
-        "threads": threads,
+        "threads": _gunicorn_threads(options),
         "clients": options.clients,
         "duration_s": options.duration_s,
+        "rounds": options.rounds,
         "predict_user_rate": options.predict_user_rate,
         "model_version": options.model_version,
         "model_threads": options.model_threads or "gunicorn config (cores / workers)",
-        "workers_seen": len(memory.peaks),
         "redis": bool(options.redis_url),
         "cpus": os.cpu_count(),
+        "cpu": cpu_key(),
     }
     return figures
 
 
-def _checked_engine(
+def targets(figures: dict) -> dict[str, dict]:
+    """#18's targets against this run's figures: value, target and whether it is met."""
+
+    def row(value: float | None, target: str, met: bool | None) -> dict:
+        return {"value": value, "target": target, "met": met}
+
+    fastest = min(v for k, v in figures.items() if k.startswith("model_ms."))
+    chosen = figures[f"model_ms.{figures['runtime']}"]
+    table = {
+        "chosen_vs_fastest_model": row(
+            round(chosen / fastest, 3), "<= 1.1", chosen <= 1.1 * fastest
+        ),
+        "stack_vs_bare": row(figures["stack_vs_bare"], ">= 0.5", figures["stack_vs_bare"] >= 0.5),
+    }
+    baseline = figures.get("baseline.requests_per_s")
+    if baseline:
+        ratio = round(figures["stack.requests_per_s"] / baseline, 3)
+        table["stack_vs_baseline"] = row(ratio, ">= 1.4", ratio >= 1.4)
+    single, model = figures["single_client.p50_ms"], figures["single_client.model_ms"]
+    table["single_client_overhead_ms"] = row(round(single - model, 1), "<= 5", single - model <= 5)
+    phone = round(figures["predict_phone.p50_ms"] / single, 2)
+    table["phone_vs_224_p50"] = row(phone, "<= 2", phone <= 2)
+    errors = figures["errors"] + figures["create.lost"]
+    table["errors_and_lost"] = row(errors, "0", errors == 0)
+    if "baseline.worker_peak_rss_mb" in figures:
+        extra = round(figures["worker_peak_rss_mb"] - figures["baseline.worker_peak_rss_mb"], 1)
+        table["rss_over_baseline_mb"] = row(extra, "<= 60", extra <= 60)
+    return table
+
+
+def _checked_engines(
     options: BenchSettings, *, env: dict[str, str], data_dir: Path, echo: Callable[[str], None]
-) -> Engine:
-    """The engine the workers will serve on. With `auto`, the runtime check runs first, into
-    the stack's own data dir, so that the workers choose from their first request on instead
-    of checking in the background while they are measured."""
+) -> tuple[Engine, list[Engine]]:
+    """The engine the workers will serve on, and every engine that passed the check here.
+
+    The runtime check runs first, into the stack's own data dir, so that workers on `auto`
+    choose from their first request on instead of checking while they are measured."""
     store = AgreementStore(data_dir / "runtime-checks")
-    if options.runtime == AUTO:
-        echo("checking the runtimes (python -m ml check_runtimes)")
-        command = [sys.executable, "-m", "ml", "check_runtimes", "-v", "0"]
-        command += ["--model", str(options.model_dir), "--store", str(store.root)]
-        subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
+    echo("checking the runtimes (python -m ml check_runtimes)")
+    command = [sys.executable, "-m", "ml", "check_runtimes", "-v", "0"]
+    command += ["--model", str(options.model_dir), "--store", str(store.root)]
+    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
     choice = choose_engine(
         store=store, model_version=options.model_version, requested=options.runtime
     )
     echo(f"workers serve on {choice.engine.key}: {choice.reason}")
-    return choice.engine
+    return choice.engine, passed_engines(store=store, model_version=options.model_version)

@@ -149,12 +149,12 @@ def site_env(
     }
 
 
-def manage(env: dict[str, str], *args: str) -> str:
-    """Run a management command in a site environment; its stdout."""
+def manage(env: dict[str, str], *args: str, repo: Path = REPO) -> str:
+    """Run a management command in a site environment (of the checkout `repo`); its stdout."""
     done = subprocess.run(
-        [sys.executable, str(REPO / "manage.py"), *args],
-        env=env,
-        cwd=REPO,
+        [sys.executable, str(repo / "manage.py"), *args],
+        env={**env, "PYTHONPATH": str(repo)},
+        cwd=repo,
         capture_output=True,
         text=True,
         check=False,
@@ -164,7 +164,9 @@ def manage(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
-def create_api_user(env: dict[str, str], username: str, password: str | None = None) -> str:
+def create_api_user(
+    env: dict[str, str], username: str, password: str | None = None, *, repo: Path = REPO
+) -> str:
     """A user with a DRF token in the site's database; returns the token."""
     code = (
         "from accounts.models import User\n"
@@ -172,7 +174,7 @@ def create_api_user(env: dict[str, str], username: str, password: str | None = N
         f"user = User.objects.create_user({username!r}, password={password!r})\n"
         "print(Token.objects.create(user=user).key)\n"
     )
-    return manage(env, "shell", "-c", code).strip().splitlines()[-1]
+    return manage(env, "shell", "-c", code, repo=repo).strip().splitlines()[-1]
 
 
 @contextmanager
@@ -183,9 +185,16 @@ def gunicorn(
     workers: int | None = None,
     threads: int | None = None,
     config: Path = GUNICORN_CONFIG,
+    repo: Path = REPO,
+    app: str = "birdsite.wsgi:application",
 ) -> Iterator[tuple[subprocess.Popen, str]]:
-    """The real gunicorn with the project's config on a free port: (master, base URL)."""
+    """The real gunicorn with the project's config on a free port: (master, base URL).
+
+    `repo` is the checkout it serves from (the bench's baseline is another worktree);
+    `config` is read from there unless given as an absolute path elsewhere."""
     port = free_port()
+    if repo != REPO and config == GUNICORN_CONFIG:
+        config = repo / GUNICORN_CONFIG.relative_to(REPO)
     command = [str(BIN / "gunicorn"), "-c", str(config), "--bind", f"127.0.0.1:{port}"]
     if workers is not None:
         command += ["--workers", str(workers)]
@@ -193,9 +202,9 @@ def gunicorn(
         command += ["--threads", str(threads)]
     with log.open("ab") as output:
         process = subprocess.Popen(
-            [*command, "birdsite.wsgi:application"],
-            env=env,
-            cwd=REPO,
+            [*command, app],
+            env={**env, "PYTHONPATH": str(repo)},
+            cwd=repo,
             stdout=output,
             stderr=subprocess.STDOUT,
         )

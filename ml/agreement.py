@@ -203,6 +203,17 @@ class AgreementStore:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def passed_engines(*, store: AgreementStore, model_version: str) -> list[Engine]:
+    """LiteRT (the reference) and every engine whose check passed for the model on this host."""
+    return [REFERENCE] + [
+        engine
+        for engine in candidate_engines()
+        if engine != REFERENCE
+        and (result := store.result_for(model_version=model_version, engine=engine)) is not None
+        and result.passed
+    ]
+
+
 @dataclass(frozen=True)
 class Choice:
     engine: Engine

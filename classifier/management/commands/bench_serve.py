@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from benchmarks import serve
+from benchmarks.baseline import BEFORE_SERVING_WORK, BaselineUnavailable
 from ml import runtimes
 from ml.config import shared_data_dir
 from ml.model_dir import ModelDir, ModelDirError
@@ -17,9 +18,11 @@ from ml.model_dir import ModelDir, ModelDirError
 
 class Command(BaseCommand):
     help = (
-        "Start gunicorn (the project's config) on a fresh PostgreSQL database and a moto S3 "
-        "server, load it with concurrent clients (predict 224 px, predict phone-size, create "
-        "sighting) and report latency, throughput, errors, lost sightings and worker memory."
+        "Start the site under gunicorn (the project's config) on a fresh PostgreSQL database and "
+        "a moto S3 server, beside a bare decode-and-predict app and the baseline commit's site; "
+        "load them in turns with concurrent clients (one client, 224 px, full-size field photos, "
+        "a phone-size photo, create sighting); report latency, throughput, CPU per request, "
+        "errors, lost sightings, worker memory, the bare model per engine and #18's targets."
     )
 
     def add_arguments(self, parser) -> None:
@@ -27,7 +30,20 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=2)
         parser.add_argument("--threads", type=int, help="per worker (default: gunicorn config)")
         parser.add_argument("--clients", type=int, default=4)
-        parser.add_argument("--duration", type=float, default=20.0, help="seconds per phase")
+        parser.add_argument(
+            "--duration", type=float, default=20.0, help="seconds per phase and server"
+        )
+        parser.add_argument(
+            "--rounds", type=int, default=2, help="turns the servers take in each phase (A B A B)"
+        )
+        parser.add_argument(
+            "--baseline",
+            default=BEFORE_SERVING_WORK,
+            help="commit whose site is measured beside this one (default: before #18's work)",
+        )
+        parser.add_argument(
+            "--no-baseline", action="store_true", help="measure this checkout and the bare app only"
+        )
         parser.add_argument(
             "--model-threads",
             type=int,
@@ -78,15 +94,21 @@ class Command(BaseCommand):
             threads=options["threads"],
             clients=options["clients"],
             duration_s=options["duration"],
+            rounds=options["rounds"],
+            baseline=None if options["no_baseline"] else options["baseline"],
             model_threads=options["model_threads"],
             runtime=options["runtime"],
             predict_user_rate=options["rate"],
         )
-        figures = serve.run(bench, echo=self.stderr.write)
+        try:
+            figures = serve.run(bench, echo=self.stderr.write)
+        except BaselineUnavailable as exc:
+            raise CommandError(f"{exc} (run with --no-baseline)") from exc
         text = json.dumps(figures, indent=2)
         bench.out.parent.mkdir(parents=True, exist_ok=True)
         bench.out.write_text(text + "\n")
         self.stdout.write(text)
+        self.stderr.write(_targets_table(figures["targets"]))
 
 
 def _active_model_dir() -> Path:
@@ -96,3 +118,11 @@ def _active_model_dir() -> Path:
     if model_dir is None:
         raise CommandError("no active model: pass --model DIR")
     return model_dir
+
+
+def _targets_table(targets: dict[str, dict]) -> str:
+    lines = [f"{'target':<28} {'value':>9}  {'wanted':<8} met"]
+    for name, row in targets.items():
+        met = "yes" if row["met"] else "NO"
+        lines.append(f"{name:<28} {row['value']!s:>9}  {row['target']:<8} {met}")
+    return "\n".join(lines)
