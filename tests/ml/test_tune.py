@@ -92,6 +92,32 @@ def test_log_is_rederived_from_the_pickle_on_resume(tmp_path: Path) -> None:
     assert [r["tid"] for r in store.records()] == [0, 1, 2]
 
 
+def test_a_run_resumed_from_its_log_alone_draws_as_one_resumed_from_the_pickle(
+    tmp_path: Path,
+) -> None:
+    """A Spark run keeps no pickle: the Trials rebuilt from trials.jsonl guide TPE alike."""
+    pickled, logged = RunStore(tmp_path / "a"), RunStore(tmp_path / "b")
+    for store in (pickled, logged):
+        search(store, store.create({}), objective=toy_objective, max_evals=7, progress=False)
+    logged.drop_pickle()
+    for store in (pickled, logged):
+        search(store, store.load(), objective=toy_objective, max_evals=10, progress=False)
+    assert [r["params"] for r in pickled.records()] == [r["params"] for r in logged.records()]
+    assert [r["tid"] for r in logged.records()] == list(range(10))
+
+
+def test_a_trial_missing_from_the_log_is_run_again_under_a_new_number(tmp_path: Path) -> None:
+    """A Spark run stopped while trial 1 ran (its line never written) keeps 0 and 2."""
+    store = RunStore(tmp_path / "run")
+    search(store, store.create({}), objective=toy_objective, max_evals=3, progress=False)
+    store.drop_pickle()
+    lines = store.jsonl_path.read_text().splitlines()
+    store.jsonl_path.write_text(lines[0] + "\n" + lines[2] + "\n")
+    result = search(store, store.load(), objective=toy_objective, max_evals=4, progress=False)
+    assert result.ran == 2
+    assert [r["tid"] for r in store.records()] == [0, 2, 3, 4]
+
+
 def test_a_corrupt_pickle_is_a_clear_error(tmp_path: Path) -> None:
     store = RunStore(tmp_path / "run")
     store.create({})
