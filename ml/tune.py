@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 from hyperopt import STATUS_FAIL, STATUS_OK, Trials, fmin, hp, tpe
-from tqdm import tqdm
 
 from ml import report
 from ml.atomic import write_bytes, write_json
@@ -173,6 +172,29 @@ class SearchResult:
         return min(finished_trials(self.trials), key=lambda t: t["result"]["loss"])
 
 
+def trial_seed(seed: int, tid: int) -> int:
+    """The seed trial `tid` of a run is drawn with: a resumed run draws what an uninterrupted
+    one would have drawn next, and a Spark run draws its first `STARTUP_TRIALS` (random) trials
+    exactly as a sequential run does (later TPE draws depend on which trials have finished)."""
+    return int(np.random.default_rng((seed, tid)).integers(2**31 - 1))
+
+
+def seeded_tpe(seed: int) -> Callable:
+    """TPE as a Hyperopt algorithm that seeds each new trial by its number (`trial_seed`)
+    rather than by fmin's running random state."""
+
+    def suggest(new_ids: list[int], domain: Any, trials: Trials, _: int) -> list[dict]:
+        return [
+            doc
+            for tid in new_ids
+            for doc in tpe.suggest(
+                [tid], domain, trials, trial_seed(seed, tid), n_startup_jobs=STARTUP_TRIALS
+            )
+        ]
+
+    return suggest
+
+
 def search(
     store: RunStore,
     trials: Trials,
@@ -184,47 +206,32 @@ def search(
 ) -> SearchResult:
     """Run TPE until `trials` holds `max_evals` trials, persisting each one as it finishes.
 
-    fmin is called for one trial at a time with a seed derived from the trial number, so a
-    resumed run draws what an uninterrupted one would have drawn next.
+    `trials` is a plain `Trials` (one trial at a time, here) or a `SparkTrials`
+    (`ml.spark_trials`: its trials run on Spark's executors, and the driver writes each line as
+    its trial finishes, from the hook Hyperopt calls when a trial is done).
     """
     logging.getLogger("hyperopt").setLevel(logging.WARNING)  # per-trial chatter; the bar says it
-    algo = functools.partial(tpe.suggest, n_startup_jobs=STARTUP_TRIALS)
-    space = search_space()
+    if trials.asynchronous:
+        store.drop_pickle()
     started = time.perf_counter()
-    ran = 0
-    bar = tqdm(
-        total=max_evals,
-        initial=len(trials.trials),
-        desc="trials",
-        unit="trial",
-        disable=not progress,
+    before = len(trials.trials)
+
+    def persist(current: Trials, *_: Any) -> tuple[bool, list]:
+        store.checkpoint(current)
+        return False, []
+
+    fmin(
+        objective,
+        search_space(),
+        algo=seeded_tpe(seed),
+        max_evals=max_evals,
+        trials=trials,
+        rstate=np.random.default_rng(seed),  # unused: `seeded_tpe` seeds each trial itself
+        early_stop_fn=persist,
+        show_progressbar=progress,
     )
-    _show_best(bar, trials)
-    while len(trials.trials) < max_evals:
-        fmin(
-            objective,
-            space,
-            algo=algo,
-            max_evals=len(trials.trials) + 1,
-            trials=trials,
-            rstate=np.random.default_rng(seed + len(trials.trials)),
-            show_progressbar=False,
-        )
-        store.save(trials)
-        trial = trials.trials[-1]
-        if trial["result"].get("status") == STATUS_OK:
-            store.append(trial)
-        ran += 1
-        bar.update(1)
-        _show_best(bar, trials)
-    bar.close()
-    return SearchResult(trials, ran, time.perf_counter() - started)
-
-
-def _show_best(bar: tqdm, trials: Trials) -> None:
-    done = finished_trials(trials)
-    if done:
-        bar.set_postfix(best=f"{min(t['result']['loss'] for t in done):.4f}")
+    store.checkpoint(trials)  # a Spark trial that finished after the hook's last look
+    return SearchResult(trials, len(trials.trials) - before, time.perf_counter() - started)
 
 
 # --- the objective on cached features ----------------------------------------------------------
@@ -327,12 +334,22 @@ def start_or_resume(
 def run_search(
     store: RunStore, trials: Trials, *, settings: dict, max_evals: int, progress: bool = True
 ) -> SearchResult:
-    """Load the cached features and search until the run holds `max_evals` trials."""
+    """Load the cached features (computing the missing ones) and search until the run holds
+    `max_evals` trials. On Spark the objective carries the run's settings, not its features:
+    each Python worker reads them from the feature cache (`cached_run_data`)."""
     split = tuning_split(
         Path(settings["data"]), seed=settings["seed"], per_class=settings["per_class"]
     )
     data = load_tuning_data(split, progress)
-    objective = make_objective(data, settings["seed"])
+    if trials.asynchronous:
+        objective = functools.partial(
+            objective_on_cache,
+            data=settings["data"],
+            seed=settings["seed"],
+            per_class=settings["per_class"],
+        )
+    else:
+        objective = make_objective(data, settings["seed"])
     return search(
         store,
         trials,
@@ -341,6 +358,20 @@ def run_search(
         seed=settings["seed"],
         progress=progress,
     )
+
+
+@functools.cache
+def cached_run_data(data: str, seed: int, per_class: int | None) -> TrainingData:
+    """A run's features, read from the feature cache once per process (a Spark Python worker
+    runs many trials)."""
+    split = tuning_split(Path(data), seed=seed, per_class=per_class)
+    return load_tuning_data(split, progress=False)
+
+
+def objective_on_cache(sample: dict, *, data: str, seed: int, per_class: int | None) -> dict:
+    """The objective as Spark ships it to its executors: small, and the same trial as
+    `make_objective`'s."""
+    return make_objective(cached_run_data(data, seed, per_class), seed)(sample)
 
 
 def train_best(

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shlex
 import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from hyperopt import Trials
+
 from ml import tune
 from ml.cli import CommandFailed, Log, progress_of
 from ml.config import data_dir
 from ml.data import DatasetError
 from ml.model_dir import ModelDir
+from ml.spark_trials import local_master, spark_trials
 from ml.tune_store import RunError
 
 HELP = (
@@ -21,8 +25,10 @@ HELP = (
     "(cached features: seconds per trial). Every finished trial is saved at once "
     "(RUN_DIR/trials.jsonl and the Trials pickle): --resume RUN_DIR continues a killed run to "
     "--trials in total. At the end the best parameters are trained into RUN_DIR/best/<version>/ "
-    "and RUN_DIR/report/ holds the figures and report.md."
+    "and RUN_DIR/report/ holds the figures and report.md. With --spark the trials run on Apache "
+    "Spark (docs/tuning-on-spark.md)."
 )
+LOCAL = "local[N]"  # --spark without a master: this machine, N = --parallelism
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,6 +55,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="tune on this many train photos per species (as `subsample`)",
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--spark",
+        nargs="?",
+        const=LOCAL,
+        default=None,
+        metavar="MASTER",
+        help=(
+            "run the trials on Apache Spark (Hyperopt's SparkTrials), on local[N] without MASTER "
+            "(N = --parallelism) or on a classic master URL: spark://HOST:7077, yarn, k8s://... "
+            "(Spark Connect, sc://, is not supported by SparkTrials). Needs "
+            "requirements/spark.txt and a Java runtime; every executor must reach the data set "
+            "and the feature cache (BIRDSITE_DATA_DIR) at the same path (a shared file system). "
+            "No Trials pickle: the driver writes trials.jsonl as trials finish, and --resume keeps "
+            "the finished trials and runs again the ones still running when it stopped "
+            "(docs/tuning-on-spark.md)"
+        ),
+    )
+    parser.add_argument(
+        "--parallelism",
+        type=int,
+        default=None,
+        metavar="N",
+        help=(
+            "with --spark: trials run at once (default 2). TPE proposes each trial from the "
+            "finished ones, so the more run at once the less each is guided: keep N well below "
+            "--trials (about sqrt(--trials))"
+        ),
+    )
     parser.add_argument("--no-train", action="store_true", help="skip training the best parameters")
     parser.add_argument(
         "--save-defaults",
@@ -66,6 +100,11 @@ def run(options: dict[str, Any], log: Log) -> None:
         raise CommandFailed("--trials must be at least 1")
     if options["resume"] and (options["out"] or options["data"]):
         raise CommandFailed("--resume takes the run folder; --out and --data are for new runs")
+    if options["parallelism"] is not None and not options["spark"]:
+        raise CommandFailed("--parallelism is the number of Spark trials run at once: add --spark")
+    parallelism = options["parallelism"] or 2
+    if parallelism < 1:
+        raise CommandFailed("--parallelism must be at least 1")
     run_dir = (
         options["resume"]
         or options["out"]
@@ -82,9 +121,10 @@ def run(options: dict[str, Any], log: Log) -> None:
             command="tune_model " + shlex.join(sys.argv[2:]),
         )
         log(f"run {run_dir}: {len(trials.trials)} trials done, going to {options['trials']}")
-        result = tune.run_search(
-            store, trials, settings=settings, max_evals=options["trials"], progress=progress
-        )
+        with _backend(options["spark"], parallelism, trials) as trials:
+            result = tune.run_search(
+                store, trials, settings=settings, max_evals=options["trials"], progress=progress
+            )
     except (RunError, DatasetError, ValueError) as exc:
         raise CommandFailed(str(exc)) from exc
     best = tune.best_record(store)
@@ -123,3 +163,13 @@ def run(options: dict[str, Any], log: Log) -> None:
             notes={"train_model_metrics": best_metrics, "untuned_metrics": untuned},
         )
         log(f"wrote {tune.TUNED_PARAMS}")
+
+
+def _backend(
+    master: str | None, parallelism: int, trials: Trials
+) -> contextlib.AbstractContextManager:
+    """The run's trials here (one at a time), or on Spark holding the finished ones."""
+    if master is None:
+        return contextlib.nullcontext(trials)
+    master = local_master(parallelism) if master == LOCAL else master
+    return spark_trials(master=master, parallelism=parallelism, done=trials)

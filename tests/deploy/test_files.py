@@ -113,6 +113,14 @@ def test_images_install_the_requirement_files_of_scripts_setup() -> None:
     assert "RUNTIMES=runtimes.txt" in arguments
     web_requirements = (REPO / "requirements" / "web.txt").read_text().lower().splitlines()
     assert not [line for line in web_requirements if "tensorflow" in line.split("#")[0]]
+    # nor Spark (tune_model --spark, requirements/spark.txt) or the Java runtime it needs
+    for name in ("web", "runtimes"):
+        text = (REPO / "requirements" / f"{name}.txt").read_text().lower()
+        assert "pyspark" not in text and "spark.txt" not in text
+    instructions = files.dockerfile()
+    web_stages = files.stage_chain(instructions, "web")
+    web_runs = [i.args for i in instructions if i.stage in web_stages and i.keyword == "RUN"]
+    assert not [args for args in web_runs if "jre" in args or "jdk" in args]
     # trainer: the pipeline on top of them.
     assert f"pip install --no-cache-dir {constrained.format('ml')}" in pip_installs("trainer")
 

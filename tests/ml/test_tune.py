@@ -18,6 +18,7 @@ from hyperopt import STATUS_OK
 from hyperopt.pyll.stochastic import sample
 
 from ml.model import HeadParams
+from ml.model_dir import ModelDir
 from ml.tune import search, search_space, stratified_holdout, to_params
 from ml.tune_store import RunError, RunStore
 
@@ -92,12 +93,49 @@ def test_log_is_rederived_from_the_pickle_on_resume(tmp_path: Path) -> None:
     assert [r["tid"] for r in store.records()] == [0, 1, 2]
 
 
+def test_a_run_resumed_from_its_log_alone_draws_as_one_resumed_from_the_pickle(
+    tmp_path: Path,
+) -> None:
+    """A Spark run keeps no pickle: the Trials rebuilt from trials.jsonl guide TPE alike."""
+    pickled, logged = RunStore(tmp_path / "a"), RunStore(tmp_path / "b")
+    for store in (pickled, logged):
+        search(store, store.create({}), objective=toy_objective, max_evals=7, progress=False)
+    logged.drop_pickle()
+    for store in (pickled, logged):
+        search(store, store.load(), objective=toy_objective, max_evals=10, progress=False)
+    assert [r["params"] for r in pickled.records()] == [r["params"] for r in logged.records()]
+    assert [r["tid"] for r in logged.records()] == list(range(10))
+
+
+def test_a_trial_missing_from_the_log_is_run_again_under_a_new_number(tmp_path: Path) -> None:
+    """A Spark run stopped while trial 1 ran (its line never written) keeps 0 and 2."""
+    store = RunStore(tmp_path / "run")
+    search(store, store.create({}), objective=toy_objective, max_evals=3, progress=False)
+    store.drop_pickle()
+    lines = store.jsonl_path.read_text().splitlines()
+    store.jsonl_path.write_text(lines[0] + "\n" + lines[2] + "\n")
+    result = search(store, store.load(), objective=toy_objective, max_evals=4, progress=False)
+    assert result.ran == 2
+    assert [r["tid"] for r in store.records()] == [0, 2, 3, 4]
+
+
 def test_a_corrupt_pickle_is_a_clear_error(tmp_path: Path) -> None:
     store = RunStore(tmp_path / "run")
     store.create({})
     store.pickle_path.write_bytes(b"not a pickle")
     with pytest.raises(RunError, match="cannot be read"):
         store.load()
+
+
+def _five_cub_species(shared_data: Path, root: Path) -> Path:
+    """10 train photos of each of 5 cub100 species, linked (the tuning tests share their
+    cached features)."""
+    source = shared_data / "cub100" / "train"
+    for name in sorted(p.name for p in source.iterdir())[:5]:
+        (root / "train" / name).mkdir(parents=True)
+        for photo in sorted((source / name).iterdir())[:10]:
+            os.link(photo, root / "train" / name / photo.name)
+    return root
 
 
 def _trial_lines(path: Path) -> int:
@@ -107,17 +145,12 @@ def _trial_lines(path: Path) -> int:
 @pytest.mark.slow
 def test_tune_model_killed_with_sigkill_resumes(tmp_path: Path, shared_data: Path) -> None:
     """A real run on 5 cub100 species, killed after its 3rd trial, resumed to 6 trials."""
-    source = shared_data / "cub100" / "train"
-    data = tmp_path / "data" / "train"
-    for name in sorted(p.name for p in source.iterdir())[:5]:
-        (data / name).mkdir(parents=True)
-        for photo in sorted((source / name).iterdir())[:10]:
-            os.link(photo, data / name / photo.name)
+    data = _five_cub_species(shared_data, tmp_path / "data")
     run = tmp_path / "run"
     manage = [sys.executable, str(REPO / "manage.py"), "tune_model", "--trials", "6", "--no-train"]
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "birdsite.test_settings"}
     process = subprocess.Popen(
-        [*manage, "--data", str(data.parent), "--out", str(run)],
+        [*manage, "--data", str(data), "--out", str(run)],
         cwd=REPO,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -147,3 +180,51 @@ def test_tune_model_killed_with_sigkill_resumes(tmp_path: Path, shared_data: Pat
     records = [json.loads(line) for line in (run / "trials.jsonl").read_text().splitlines()]
     assert [r["tid"] for r in records] == list(range(6))
     assert "report:" in result.stdout and (run / "report" / "report.md").is_file()
+
+
+@pytest.mark.slow
+def test_a_spark_search_writes_what_a_sequential_one_writes(
+    tmp_path: Path, shared_data: Path
+) -> None:
+    """4 real trials on `local[2]` and 4 in sequence, same seed: the same trials.jsonl lines,
+    report and random startup draws, and best/ is a model directory as `train_model` writes it
+    (the same code trains it after either search; the sequential run skips it, for time). Spark
+    keeps no pickle, and runs on the pyspark wheel's JARs alone (nothing could be downloaded)."""
+    data = _five_cub_species(shared_data, tmp_path / "data")
+    runs = {"sequential": ("--no-train",), "spark": ("--spark", "--parallelism", "2")}
+    for name, options in runs.items():
+        command = [
+            "tune_model",
+            "--data",
+            str(data),
+            "--trials",
+            "4",
+            "--out",
+            str(tmp_path / name),
+        ]
+        done = subprocess.run(
+            [sys.executable, "-m", "ml", *command, "-v", "0", *options],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=400,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+    sequential, spark = RunStore(tmp_path / "sequential"), RunStore(tmp_path / "spark")
+    assert not spark.pickle_path.exists() and sequential.pickle_path.exists()
+    for store in (sequential, spark):
+        assert [r["tid"] for r in store.records()] == [0, 1, 2, 3]
+        assert set(store.records()[0]) == set(sequential.records()[0])
+    # all four are TPE's random startup trials: drawn by trial number alike
+    assert [r["params"] for r in spark.records()] == [r["params"] for r in sequential.records()]
+    reports = [store.root / "report" for store in (sequential, spark)]
+    assert [sorted(p.name for p in r.iterdir()) for r in reports[1:]] == [
+        sorted(p.name for p in reports[0].iterdir())
+    ]
+    headings = [
+        [x for x in (r / "report.md").read_text().splitlines() if x[:1] == "#"] for r in reports
+    ]
+    assert headings[0] == headings[1] and "# Tuning report" in headings[0]
+    (best,) = (spark.root / "best").iterdir()
+    assert ModelDir.open(path=best).metrics["weighted_f1"] > 0
+    assert str(best) in (reports[1] / "report.md").read_text()
