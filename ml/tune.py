@@ -21,9 +21,8 @@ from typing import Any
 
 import numpy as np
 from hyperopt import STATUS_FAIL, STATUS_OK, Trials, fmin, hp, tpe
-from tqdm import tqdm
 
-from ml import report
+from ml import console, report
 from ml.atomic import write_bytes, write_json
 from ml.data import DatasetError, read_dataset
 from ml.features import default_extractor
@@ -192,7 +191,7 @@ def search(
     space = search_space()
     started = time.perf_counter()
     ran = 0
-    bar = tqdm(
+    bar = console.progress(
         total=max_evals,
         initial=len(trials.trials),
         desc="trials",
@@ -221,7 +220,7 @@ def search(
     return SearchResult(trials, ran, time.perf_counter() - started)
 
 
-def _show_best(bar: tqdm, trials: Trials) -> None:
+def _show_best(bar, trials: Trials) -> None:
     done = finished_trials(trials)
     if done:
         bar.set_postfix(best=f"{min(t['result']['loss'] for t in done):.4f}")
