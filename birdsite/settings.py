@@ -245,7 +245,7 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 # inline code); `blob:` images are the photo preview before upload; the photo storage's origin is
 # added per answer (core.headers). BIRDSITE_CSP_REPORT_ONLY=1 sends the policy as
 # Content-Security-Policy-Report-Only (for rolling it out), reported to BIRDSITE_CSP_REPORT_URI.
-CSP_DIRECTIVES = {
+SECURITY_POLICY_DIRECTIVES = {
     "default-src": ["'self'"],
     "script-src": ["'self'"],
     "style-src": ["'self'"],
@@ -256,10 +256,14 @@ CSP_DIRECTIVES = {
     "base-uri": ["'none'"],
 }
 if os.environ.get("BIRDSITE_CSP_REPORT_URI"):
-    CSP_DIRECTIVES["report-uri"] = [os.environ["BIRDSITE_CSP_REPORT_URI"]]
-CSP_REPORT_ONLY = env_bool("BIRDSITE_CSP_REPORT_ONLY", False)
-CONTENT_SECURITY_POLICY = None if CSP_REPORT_ONLY else {"DIRECTIVES": CSP_DIRECTIVES}
-CONTENT_SECURITY_POLICY_REPORT_ONLY = {"DIRECTIVES": CSP_DIRECTIVES} if CSP_REPORT_ONLY else None
+    SECURITY_POLICY_DIRECTIVES["report-uri"] = [os.environ["BIRDSITE_CSP_REPORT_URI"]]
+SECURITY_POLICY_REPORT_ONLY = env_bool("BIRDSITE_CSP_REPORT_ONLY", False)
+CONTENT_SECURITY_POLICY = (
+    None if SECURITY_POLICY_REPORT_ONLY else {"DIRECTIVES": SECURITY_POLICY_DIRECTIVES}
+)
+CONTENT_SECURITY_POLICY_REPORT_ONLY = (
+    {"DIRECTIVES": SECURITY_POLICY_DIRECTIVES} if SECURITY_POLICY_REPORT_ONLY else None
+)
 if env_bool("DJANGO_SECURE_PROXY_SSL_HEADER", False):
     # Behind Nginx/ALB, which terminates TLS and sets X-Forwarded-Proto.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
