@@ -51,6 +51,7 @@ class PipeProgress:
         self.n = initial
         self.postfix = ""
         self.started = self.shown = time.monotonic()
+        self.shown_n: int | None = None  # the count the last line showed
         self.closed = False
 
     def __iter__(self) -> Iterator:
@@ -78,11 +79,13 @@ class PipeProgress:
     def close(self) -> None:
         if not self.closed:
             self.closed = True
-            self._line()
+            if self.shown_n != self.n:
+                self._line()
 
     def _line(self) -> None:
         if self.disable:
             return
+        self.shown_n = self.n
         count = f"{self.n}/{self.total}" if self.total else str(self.n)
         seconds = time.monotonic() - self.started
         postfix = f", {self.postfix}" if self.postfix else ""
