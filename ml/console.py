@@ -11,7 +11,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-PIPE_INTERVAL = 30.0  # seconds between two progress lines on a pipe
+PIPE_INTERVAL = 60.0  # seconds between two progress lines on a pipe
 
 
 def progress(
