@@ -8,7 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from accounts.forms import DeleteAccountForm, SignUpForm
 from accounts.ratelimit import client_address
@@ -53,7 +53,7 @@ class LoginView(auth_views.LoginView):
         return super().form_invalid(form)
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
     template = "accounts/signup.html"
     if request.user.is_authenticated:
@@ -75,12 +75,13 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@require_safe
 def profile(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/profile.html")
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def delete(request: HttpRequest) -> HttpResponse:
     form = DeleteAccountForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():

@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",
     "core",
     "accounts",
     "classifier",
@@ -81,6 +82,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "core.headers.SecurityHeadersMiddleware",
 ]
 
 ROOT_URLCONF = "birdsite.urls"
@@ -241,6 +243,29 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 # Load-balancer probes may speak plain HTTP inside the network.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+# Content-Security-Policy (django-csp): scripts, styles and images from the site itself only (no
+# inline code); `blob:` images are the photo preview before upload; the photo storage's origin is
+# added per answer (core.headers). BIRDSITE_CSP_REPORT_ONLY=1 sends the policy as
+# Content-Security-Policy-Report-Only (for rolling it out), reported to BIRDSITE_CSP_REPORT_URI.
+SECURITY_POLICY_DIRECTIVES = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'", "blob:"],
+    "object-src": ["'none'"],
+    "frame-ancestors": ["'none'"],
+    "form-action": ["'self'"],
+    "base-uri": ["'none'"],
+}
+if os.environ.get("BIRDSITE_CSP_REPORT_URI"):
+    SECURITY_POLICY_DIRECTIVES["report-uri"] = [os.environ["BIRDSITE_CSP_REPORT_URI"]]
+SECURITY_POLICY_REPORT_ONLY = env_bool("BIRDSITE_CSP_REPORT_ONLY", False)
+CONTENT_SECURITY_POLICY = (
+    None if SECURITY_POLICY_REPORT_ONLY else {"DIRECTIVES": SECURITY_POLICY_DIRECTIVES}
+)
+CONTENT_SECURITY_POLICY_REPORT_ONLY = (
+    {"DIRECTIVES": SECURITY_POLICY_DIRECTIVES} if SECURITY_POLICY_REPORT_ONLY else None
+)
 if env_bool("DJANGO_SECURE_PROXY_SSL_HEADER", False):
     # Behind Nginx/ALB, which terminates TLS and sets X-Forwarded-Proto.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -269,6 +294,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # No badge from the public validator: the docs pages load nothing from other sites.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 # --- Logging: one JSON object a line on stdout -------------------------------------------------

@@ -18,7 +18,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from classifier.active_model import ClassifierUnavailable, get_predictor
 from classifier.browser_session import forget_pending, pending_ids, remember_pending
@@ -93,10 +93,10 @@ def _identify_page(
     )
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def identify(request: HttpRequest) -> HttpResponse:
     """The home page: upload a photo, get the species suggestions."""
-    if request.method == "GET":
+    if request.method != "POST":
         return _identify_page(request)
     try:
         data = read_upload(upload=request.FILES.get("photo"))
@@ -113,7 +113,7 @@ def identify(request: HttpRequest) -> HttpResponse:
     return redirect("classifier:pending_photo", pk=pending.pk)
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def pending_photo(request: HttpRequest, pk) -> HttpResponse:
     """The suggestions for an identified photo, and the form that keeps it as a sighting.
 
@@ -128,7 +128,7 @@ def pending_photo(request: HttpRequest, pk) -> HttpResponse:
         suggestions=suggestions,
         initial=_pending_initial(pending, suggestions),
     )
-    status = 200 if request.method == "GET" else 400
+    status = 400 if request.method == "POST" else 200
     if request.method == "POST" and form.is_valid():
         try:
             sighting = sightings.save_pending_photo(
@@ -218,7 +218,7 @@ def discard_pending_photo(request: HttpRequest, pk) -> HttpResponse:
     return redirect("home")
 
 
-@require_GET
+@require_safe
 def about(request: HttpRequest) -> HttpResponse:
     try:
         predictor = get_predictor()
@@ -247,7 +247,7 @@ def _readable_metrics(metrics: dict) -> dict[str, str]:
     return readable
 
 
-@require_GET
+@require_safe
 def species_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()[:100]
     page = Paginator(species_catalogue(query=query), SPECIES_PER_PAGE).get_page(
@@ -260,7 +260,7 @@ def species_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_GET
+@require_safe
 def species_detail(request: HttpRequest, slug: str) -> HttpResponse:
     species = _found(get_species(slug=slug), "No such species.")
     return render(
@@ -271,7 +271,7 @@ def species_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@require_safe
 def sighting_list(request: HttpRequest) -> HttpResponse:
     filters = SightingFilterForm(request.GET or None)
     criteria = filters.cleaned_data if filters.is_valid() else {}
@@ -297,7 +297,7 @@ def sighting_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@require_safe
 def sighting_export(request: HttpRequest) -> HttpResponse:
     """The owner's whole log as CSV (spreadsheet formulas in their text are neutralised)."""
     response = HttpResponse(content_type="text/csv; charset=utf-8")
@@ -316,7 +316,7 @@ def _spreadsheet_safe(value):
     return value
 
 
-@require_GET
+@require_safe
 def sighting_detail(request: HttpRequest, pk: int) -> HttpResponse:
     sighting = _found(get_visible_sighting(user=request.user, pk=pk), "No such sighting.")
     return render(
@@ -332,7 +332,7 @@ def sighting_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def sighting_edit(request: HttpRequest, pk: int) -> HttpResponse:
     sighting = _found(get_owned_sighting(owner=request.user, pk=pk), "No such sighting.")
     suggestions = suggestions_with_species(suggestions=sighting.suggestions)
@@ -371,7 +371,7 @@ def sighting_edit(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def sighting_delete(request: HttpRequest, pk: int) -> HttpResponse:
     sighting = _found(get_owned_sighting(owner=request.user, pk=pk), "No such sighting.")
     if request.method == "POST":
@@ -381,7 +381,7 @@ def sighting_delete(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "classifier/sighting_delete.html", {"sighting": sighting})
 
 
-@require_GET
+@require_safe
 def media_file(request: HttpRequest, path: str) -> FileResponse:
     """Local media (no S3): files under unguessable random keys, like presigned S3 URLs."""
     root = Path(settings.MEDIA_ROOT).resolve()

@@ -12,12 +12,14 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 import boto3
 import botocore.loaders
 import botocore.session
 from botocore.exceptions import BotoCoreError, ClientError
 from django.core.files.base import ContentFile
+from django.core.files.storage import storages
 from django.db import transaction
 from django.db.models import Model
 from django.db.models.fields.files import FieldFile
@@ -128,3 +130,26 @@ class SharedModelS3Storage(S3Storage):
             aws_session_token=self.security_token,
             botocore_session=core,
         )
+
+
+def photo_origin() -> str:
+    """The origin the browser fetches stored photos from when it is not the site itself (S3
+    presigned URLs; "" for local files): the pages' Content-Security-Policy allows images from it.
+
+    Read from a URL the storage signs, so the endpoint, custom domain and addressing style are
+    the ones real photo URLs use. An S3 that cannot sign now is asked again on the next page.
+    """
+    storage = storages["default"]
+    if not isinstance(storage, S3Storage):
+        return ""
+    try:
+        return _signed_origin(storage)
+    except (BotoCoreError, ClientError) as error:
+        logger.warning("cannot sign photo URL: %s", error)
+        return ""
+
+
+@functools.lru_cache(maxsize=4)
+def _signed_origin(storage: S3Storage) -> str:
+    url = urlsplit(storage.url("origin"))
+    return f"{url.scheme}://{url.netloc}"

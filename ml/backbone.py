@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from tqdm import tqdm
 
+from ml import console
 from ml.atomic import replacing
 from ml.backbone_files import (
     BackboneFiles,
@@ -234,7 +234,8 @@ def ensure_backbone(kind: str = "lite0") -> BackboneFiles:
     if cache_is_current(files):
         return files
     made = []
-    for path in tqdm([files.weights, files.tflite], desc=f"backbone {kind}", unit="file"):
+    steps = [files.weights, files.tflite]
+    for path in console.progress(steps, desc=f"backbone {kind}", unit="file"):
         start = time.perf_counter()
         if path == files.weights:
             _save_weights(kind, path)

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
+from ml import console
 from ml.constants import Verdict
 from ml.data import IMAGE_SUFFIXES, DatasetError, read_dataset
 from ml.images import ImageRejected
@@ -163,7 +163,7 @@ def run_predictor(
     """Predict every photo with the serving Predictor; unreadable photos are skipped and listed."""
     photos = list(photos)
     kept, top, conf, verdicts, latency, skipped = [], [], [], [], [], []
-    for path, label in tqdm(photos, desc=desc, unit="img", disable=not progress):
+    for path, label in console.progress(photos, desc=desc, unit="img", disable=not progress):
         try:
             result = predictor.predict(path, k=k)
         except (ImageRejected, OSError) as exc:

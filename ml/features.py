@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageEnhance
-from tqdm import tqdm
 
+from ml import console
 from ml.backbone import ensure_backbone
 from ml.config import features_dir
 from ml.constants import BIRD_MAP_SIDE, FEATURES
@@ -321,7 +321,7 @@ def _compute(job: _Job, todo: list[int], progress: bool) -> tuple[int, dict[int,
     pending: dict[tuple[int, int], tuple[list, list, list, list]] = {}
     caches = (job.full, job.cache)
     extracted = 0
-    bar = tqdm(total=len(todo), desc="features", unit="img", disable=not progress, smoothing=0.1)
+    bar = console.progress(total=len(todo), desc="features", unit="img", disable=not progress)
 
     def work(i: int) -> tuple[int, tuple | None, tuple | None, int, str]:
         """Decode and run the backbone in the same worker thread (one per interpreter)."""

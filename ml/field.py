@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
+from ml import console
 from ml.data import read_boxes, read_dataset
 from ml.evaluate import refuse_trained_photos
 from ml.finder import Box
@@ -76,7 +76,7 @@ def field_report(
     hits = {mode: np.zeros((len(photos), 2), bool) for mode in ("full", "finder", "true_box")}
     ious, cropped = np.zeros(len(photos)), np.zeros(len(photos), bool)
     cpu = {"full": 0.0, "finder": 0.0}
-    for n, item in enumerate(tqdm(photos, desc=f"field {split}", disable=not progress)):
+    for n, item in enumerate(console.progress(photos, desc=f"field {split}", disable=not progress)):
         photo = load_photo(item.path)
         order = ("full", "finder") if n % 2 == 0 else ("finder", "full")
         results = {}

@@ -21,8 +21,8 @@ import itertools
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
+from ml import console
 from ml.atomic import staging_dir, swap_in
 from ml.config import finder_dir
 from ml.data import read_boxes, read_dataset
@@ -201,7 +201,7 @@ def choose_crop_params(
     if not photos:
         raise ValueError(f"no photo of {field_root}/{split} is of a species the model knows")
     full, crops, sides = [], {m: [] for m in MARGINS}, {m: [] for m in MARGINS}
-    for item in tqdm(photos, desc=f"crops {split}", disable=not progress):
+    for item in console.progress(photos, desc=f"crops {split}", disable=not progress):
         image = load_photo(item.path).image
         outputs = predictor.model.run(view_pixels(image)[None])
         full.append(outputs[0][0])

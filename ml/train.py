@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ml import calibration
+from ml import calibration, console
 from ml.backbone import feature_model
 from ml.calibration import verdict_of
 from ml.config import models_dir
@@ -308,6 +308,7 @@ def fit_head(data: TrainingData, *, params: HeadParams, seed: int = 0, verbose: 
     if has_held:
         history.update(val_loss=[], val_accuracy=[])
     best, best_weights, waited = np.inf, None, 0
+    bar = console.progress(total=params.epochs, desc="epochs", unit="epoch", disable=not show)
     for epoch in range(params.epochs):
         loss, accuracy = train_epoch(tf.constant([seed, 2 * epoch], tf.int64))
         history["loss"].append(float(loss))
@@ -318,12 +319,8 @@ def fit_head(data: TrainingData, *, params: HeadParams, seed: int = 0, verbose: 
             history["val_loss"].append(float(val_loss))
             history["val_accuracy"].append(float(val_accuracy))
             watched = history["val_loss"][-1]
-        if show:
-            print(
-                f"epoch {epoch + 1}/{params.epochs}: "
-                + ", ".join(f"{k} {v[-1]:.4f}" for k, v in history.items()),
-                flush=True,
-            )
+        bar.set_postfix(**{k: f"{v[-1]:.4f}" for k, v in history.items()})
+        bar.update()
         if not np.isfinite(watched):
             break
         if watched < best:
@@ -332,6 +329,7 @@ def fit_head(data: TrainingData, *, params: HeadParams, seed: int = 0, verbose: 
             waited += 1
             if waited >= params.patience:
                 break
+    bar.close()
     if best_weights is not None:
         head.set_weights(best_weights)
     return head, history

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from hyperopt import STATUS_FAIL, STATUS_OK, Trials, fmin, hp, tpe
 
-from ml import report
+from ml import console, report
 from ml.atomic import write_bytes, write_json
 from ml.data import DatasetError, read_dataset
 from ml.features import default_extractor
@@ -215,9 +215,20 @@ def search(
         store.drop_pickle()
     started = time.perf_counter()
     before = len(trials.trials)
+    # Our own bar (ml.console: redrawn on a terminal, a line now and then on a pipe), not
+    # Hyperopt's, which redraws on a pipe too.
+    bar = console.progress(
+        total=max_evals, initial=before, desc="trials", unit="trial", disable=not progress
+    )
+    shown = [before]
 
     def persist(current: Trials, *_: Any) -> tuple[bool, list]:
         store.checkpoint(current)
+        bar.update(len(current.trials) - shown[0])
+        shown[0] = len(current.trials)
+        done = finished_trials(current)
+        if done:
+            bar.set_postfix(best=f"{min(t['result']['loss'] for t in done):.4f}")
         return False, []
 
     fmin(
@@ -228,9 +239,10 @@ def search(
         trials=trials,
         rstate=np.random.default_rng(seed),  # unused: `seeded_tpe` seeds each trial itself
         early_stop_fn=persist,
-        show_progressbar=progress,
+        show_progressbar=False,
     )
-    store.checkpoint(trials)  # a Spark trial that finished after the hook's last look
+    persist(trials)  # a Spark trial that finished after the hook's last look
+    bar.close()
     return SearchResult(trials, len(trials.trials) - before, time.perf_counter() - started)
 
 

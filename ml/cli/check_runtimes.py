@@ -7,8 +7,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
+from ml import console
 from ml.agreement import (
     AgreementStore,
     CheckPhotosMissing,
@@ -53,7 +52,7 @@ def run(options: dict[str, Any], log: Log) -> None:
                 model_version=model.version, engine=engine
             ):
                 continue
-            with tqdm(
+            with console.progress(
                 total=len(photos), desc=engine.key, unit="photo", disable=not progress_of(options)
             ) as bar:
                 result = check_engine(
