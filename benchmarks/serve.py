@@ -30,7 +30,7 @@ from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 from PIL import Image
 
 from benchmarks import bare_app
-from benchmarks.baseline import BEFORE_SERVING_WORK, baseline_checkout
+from benchmarks.baseline import BEFORE_SERVING_WORK, BaselineUnavailable, baseline_checkout
 from benchmarks.stack import (
     GUNICORN_CONFIG,
     REPO,
@@ -48,6 +48,8 @@ from ml.agreement import AgreementStore, choose_engine, passed_engines
 from ml.cpu import cpu_key
 from ml.runtimes import REFERENCE, RUNTIME_ENV, Engine
 from ml.threads import THREADS_ENV
+
+__all__ = ["BEFORE_SERVING_WORK", "BaselineUnavailable", "BenchSettings", "run"]
 
 # (path, file field) of the two API endpoints under load.
 PREDICT = ("/api/v1/predict/", "image")

@@ -20,9 +20,9 @@ app_name = "api"
 swagger_ui = csp_update({"img-src": ["data:"]})(
     SpectacularSwaggerSplitView.as_view(url_name="api:schema", template_name="api/swagger_ui.html")
 )
-redoc = csp_update({"worker-src": ["blob:"], "style-src": ["'unsafe-inline'"]})(
-    SpectacularRedocView.as_view(url_name="api:schema", template_name="api/redoc.html")
-)
+redoc = csp_update(
+    {"worker-src": ["blob:"], "style-src": ["'unsafe-inline'"], "img-src": ["data:"]}
+)(SpectacularRedocView.as_view(url_name="api:schema", template_name="api/redoc.html"))
 
 router = DefaultRouter()
 router.register("sightings", views.SightingViewSet, basename="sighting")

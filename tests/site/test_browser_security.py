@@ -30,6 +30,12 @@ document.addEventListener("securitypolicyviolation", (event) => {
 """
 
 
+# ReDoc's bundle always draws its maker's logo from the maker's CDN (no option leaves it out);
+# the policy blocks it, as it must, the image hides itself and the page works. The one outside
+# address a page may try, and only because the policy stops it.
+REDOC_VENDOR_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
+
+
 class Watched:
     """A browser context that records what the test must not see."""
 
@@ -53,10 +59,11 @@ class Watched:
             route.abort()
 
     def _violation(self, text: str) -> None:
-        self.problems.append(f"CSP violation: {text}")
+        if not text.startswith(f"img-src blocked {REDOC_VENDOR_LOGO} "):
+            self.problems.append(f"CSP violation: {text}")
 
     def _console(self, message) -> None:
-        if message.type == "error":
+        if message.type == "error" and REDOC_VENDOR_LOGO not in message.text:
             self.problems.append(f"console error on {self.page.url}: {message.text}")
 
     def visit(self, path: str, *, ready: str = "main") -> None:

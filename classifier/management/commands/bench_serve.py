@@ -10,7 +10,6 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from benchmarks import serve
-from benchmarks.baseline import BEFORE_SERVING_WORK, BaselineUnavailable
 from ml import runtimes
 from ml.config import shared_data_dir
 from ml.model_dir import ModelDir, ModelDirError
@@ -38,7 +37,7 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--baseline",
-            default=BEFORE_SERVING_WORK,
+            default=serve.BEFORE_SERVING_WORK,
             help="commit whose site is measured beside this one (default: before #18's work)",
         )
         parser.add_argument(
@@ -102,7 +101,7 @@ class Command(BaseCommand):
         )
         try:
             figures = serve.run(bench, echo=self.stderr.write)
-        except BaselineUnavailable as exc:
+        except serve.BaselineUnavailable as exc:
             raise CommandError(f"{exc} (run with --no-baseline)") from exc
         text = json.dumps(figures, indent=2)
         bench.out.parent.mkdir(parents=True, exist_ok=True)
