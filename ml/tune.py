@@ -373,7 +373,7 @@ def run_search(
 
 
 @functools.cache
-def cached_run_data(data: str, seed: int, per_class: int | None) -> TrainingData:
+def cached_run_data(*, data: str, seed: int, per_class: int | None) -> TrainingData:
     """A run's features, read from the feature cache once per process (a Spark Python worker
     runs many trials)."""
     split = tuning_split(Path(data), seed=seed, per_class=per_class)
@@ -383,7 +383,7 @@ def cached_run_data(data: str, seed: int, per_class: int | None) -> TrainingData
 def objective_on_cache(sample: dict, *, data: str, seed: int, per_class: int | None) -> dict:
     """The objective as Spark ships it to its executors: small, and the same trial as
     `make_objective`'s."""
-    return make_objective(cached_run_data(data, seed, per_class), seed)(sample)
+    return make_objective(cached_run_data(data=data, seed=seed, per_class=per_class), seed)(sample)
 
 
 def train_best(

@@ -29,7 +29,7 @@ SITE_POLICY = {
 # The API docs' bundles need a little more, on their page only (classifier/api/urls.py).
 DOCS_EXTRA = {
     "api:docs": {"img-src": ["data:"]},
-    "api:redoc": {"worker-src": ["blob:"], "style-src": ["'unsafe-inline'"]},
+    "api:redoc": {"worker-src": ["blob:"], "style-src": ["'unsafe-inline'"], "img-src": ["data:"]},
 }
 INLINE_CODE = [
     re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.I),  # a script element without src
