@@ -79,6 +79,16 @@ def s3_bucket(settings, s3_endpoint: str, s3_client) -> str:
     return bucket
 
 
+@pytest.fixture
+def local_photos(settings) -> None:
+    """Photos on local files for one test, whatever storage the run's environment switched on."""
+    settings.USE_S3 = False
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    }
+
+
 def bucket_keys(s3_client, bucket: str) -> list[str]:
     return [item["Key"] for item in s3_client.list_objects_v2(Bucket=bucket).get("Contents", [])]
 

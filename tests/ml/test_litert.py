@@ -74,11 +74,16 @@ def test_export_keeps_keras_output_order(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_export_refuses_a_tflite_that_disagrees_with_keras(tmp_path: Path, monkeypatch) -> None:
+    import keras
+
     from ml import export
 
-    other = serving_like_model()  # other random weights
+    model = serving_like_model()
+    # Negated weights turn every output around (two random models may agree once saturated).
+    other = keras.models.clone_model(model)
+    other.set_weights([-weights for weights in model.get_weights()])
     convert = export.tflite_bytes
     monkeypatch.setattr(export, "tflite_bytes", lambda model: convert(other))
     with pytest.raises(ValueError, match="differs from Keras"):
-        export.export_tflite(serving_like_model(), tmp_path / "model.tflite")
+        export.export_tflite(model, tmp_path / "model.tflite")
     assert list(tmp_path.iterdir()) == []

@@ -1,7 +1,7 @@
 """Every page in real headless Chromium under the site's Content-Security-Policy (slow): no
-violation, no console error, no script error, and no request to anything but the site itself
-(each one is blocked and fails the test), anonymous and logged in, with a real photo identified,
-saved and shown, and the API docs rendered."""
+violation, no console error, no script error, and no request to anything but the site itself and,
+with photos on S3, the bucket (anything else is blocked and fails the test), anonymous and logged
+in, with a real photo identified, saved and shown, and the API docs rendered."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from core.storage import photo_origin
 from tests.site.test_browser import (  # noqa: F401  (fixtures and helpers of the browser tests)
     DESKTOP,
     browser,
@@ -36,11 +37,17 @@ document.addEventListener("securitypolicyviolation", (event) => {
 REDOC_VENDOR_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
 
 
+def origin_of(url: str) -> str:
+    return "{0.scheme}://{0.netloc}".format(urlsplit(url))
+
+
 class Watched:
     """A browser context that records what the test must not see."""
 
     def __init__(self, chromium, base_url: str) -> None:
-        self.origin = "{0.scheme}://{0.netloc}".format(urlsplit(base_url))
+        self.origin = origin_of(base_url)
+        # Photos on S3 come from the bucket's endpoint, the one other origin the policy allows.
+        self.allowed = {self.origin, photo_origin()} - {""}
         self.problems: list[str] = []
         self.context = chromium.new_context(viewport=DESKTOP)
         self.context.route("**/*", self._only_the_site)
@@ -52,7 +59,7 @@ class Watched:
 
     def _only_the_site(self, route) -> None:
         url = route.request.url
-        if "{0.scheme}://{0.netloc}".format(urlsplit(url)) == self.origin:
+        if origin_of(url) in self.allowed:
             route.continue_()
         else:
             self.problems.append(f"request outside the site: {url}")

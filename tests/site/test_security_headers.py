@@ -100,7 +100,7 @@ def check_pages(pages, alice: Client, *, photo_origin: str = "") -> None:
             assert not pattern.search(html), (url, pattern.pattern)
 
 
-def test_every_page_sends_the_policy_with_local_photos(pages, alice) -> None:
+def test_every_page_sends_the_policy_with_local_photos(local_photos, pages, alice) -> None:
     check_pages(pages, alice)
 
 
@@ -124,7 +124,7 @@ def test_the_photos_on_a_sighting_page_come_from_an_allowed_origin(
         assert not url.netloc or f"{url.scheme}://{url.netloc}" in allowed, src
 
 
-def test_api_answers_and_probes_send_the_headers_too(client) -> None:
+def test_api_answers_and_probes_send_the_headers_too(local_photos, client) -> None:
     for url in (reverse("healthz"), reverse("api:species-list")):
         response = client.get(url)
         assert directives(response["Content-Security-Policy"]) == expected_policy()
