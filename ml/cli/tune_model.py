@@ -23,10 +23,10 @@ from ml.tune_store import RunError
 HELP = (
     "Tune the classifier head with Hyperopt TPE on a stratified 20% hold-out of the train split "
     "(cached features: seconds per trial). Every finished trial is saved at once "
-    "(RUN_DIR/trials.jsonl and the Trials pickle): --resume RUN_DIR continues a killed run to "
-    "--trials in total. At the end the best parameters are trained into RUN_DIR/best/<version>/ "
-    "and RUN_DIR/report/ holds the figures and report.md. With --spark the trials run on Apache "
-    "Spark (docs/tuning-on-spark.md)."
+    "(RUN_DIR/trials.jsonl, and the Trials pickle of a run that is not on Spark): --resume "
+    "RUN_DIR continues a killed run to --trials in total. At the end the best parameters are "
+    "trained into RUN_DIR/best/<version>/ and RUN_DIR/report/ holds the figures and report.md. "
+    "With --spark the trials run on Apache Spark (docs/tuning-on-spark.md)."
 )
 LOCAL = "local[N]"  # --spark without a master: this machine, N = --parallelism
 
