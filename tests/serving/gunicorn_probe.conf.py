@@ -5,6 +5,7 @@ import json
 import os
 import runpy
 import sys
+import threading
 from pathlib import Path
 
 _PROJECT_CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "gunicorn.conf.py"
@@ -15,5 +16,8 @@ globals().update(
 if os.environ.get("BIRDSITE_TEST_MODULES_DIR"):
 
     def post_request(worker, req, environ, resp) -> None:
+        # Renamed into place: the test reads the file while the worker's threads rewrite it.
         path = Path(os.environ["BIRDSITE_TEST_MODULES_DIR"]) / f"{os.getpid()}.json"
-        path.write_text(json.dumps(sorted(sys.modules)))
+        partial = path.with_name(f"{path.name}.{threading.get_ident()}.partial")
+        partial.write_text(json.dumps(sorted(sys.modules)))
+        os.replace(partial, path)
