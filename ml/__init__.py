@@ -1,14 +1,10 @@
 """The machine-learning pipeline (no Django).
 
-TensorFlow's and LiteRT's C++ logs and absl's go quiet here, before any of them is imported,
-unless `BIRDSITE_TF_LOGS=1`: their start-up lines (CPU features, SavedModel loading, XNNPACK)
-would bury what the commands say. Errors are still shown.
+TensorFlow's and LiteRT's own log lines go quiet here, before either is imported, unless
+`BIRDSITE_TF_LOGS=1` (`ml.tf_logs`).
 """
 
-import logging
-import os
+from ml import tf_logs
 
-if os.environ.get("BIRDSITE_TF_LOGS", "") not in {"1", "true", "yes", "on"}:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # C++: errors only
-    for name in ("tensorflow", "absl"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+if not tf_logs.wanted():
+    tf_logs.quiet()

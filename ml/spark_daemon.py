@@ -3,11 +3,9 @@
 the workers that run the trials. With Spark's own daemon each worker paid those imports itself,
 and a 30-trial search on `local[2]` took about twice as long."""
 
-import keras  # noqa: F401
-import tensorflow  # noqa: F401
 from pyspark import daemon
 
-import ml.tune  # noqa: F401
+import ml.tune  # noqa: F401  (TensorFlow and Keras with it, after `ml` quiets their start-up lines)
 
 if __name__ == "__main__":
     daemon.manager()
