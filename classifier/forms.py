@@ -47,6 +47,13 @@ class SightingForm(forms.Form):
         label="Seen on",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DATETIME_LOCAL_FORMAT),
     )
+    count = forms.IntegerField(
+        required=False,
+        min_value=1,
+        label="How many",
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+        help_text="Leave empty if you did not count them.",
+    )
     place_name = forms.CharField(
         required=False,
         max_length=200,
@@ -118,6 +125,7 @@ class SightingForm(forms.Form):
         return {
             "species": data["species"],
             "observed_at": data["observed_at"],
+            "count": data["count"],
             "place_name": data["place_name"],
             "latitude": data["latitude"],
             "longitude": data["longitude"],

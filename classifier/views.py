@@ -22,6 +22,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from classifier.active_model import ClassifierUnavailable, get_predictor
 from classifier.browser_session import forget_pending, pending_ids, remember_pending
+from classifier.ebird import ebird_export, ebird_response
 from classifier.forms import SightingFilterForm, SightingForm
 from classifier.models import PendingPhoto, Species, Verdict
 from classifier.selectors.gallery import get_species, public_sightings_of, species_catalogue
@@ -270,17 +271,18 @@ def species_detail(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
 
+def _log_filters(request: HttpRequest) -> tuple[SightingFilterForm, dict]:
+    """My sightings' filters from the query: the form, and its criteria (empty when invalid)."""
+    filters = SightingFilterForm(request.GET or None)
+    criteria = filters.cleaned_data if filters.is_valid() else {}
+    return filters, {name: criteria.get(name) for name in SightingFilterForm.base_fields}
+
+
 @login_required
 @require_safe
 def sighting_list(request: HttpRequest) -> HttpResponse:
-    filters = SightingFilterForm(request.GET or None)
-    criteria = filters.cleaned_data if filters.is_valid() else {}
-    log = sightings_for_owner(
-        owner=request.user,
-        species=criteria.get("species"),
-        date_from=criteria.get("date_from"),
-        date_to=criteria.get("date_to"),
-    )
+    filters, criteria = _log_filters(request)
+    log = sightings_for_owner(owner=request.user, **criteria)
     page = Paginator(log, SIGHTINGS_PER_PAGE).get_page(request.GET.get("page"))
     query = {k: v for k, v in request.GET.items() if k != "page" and v}
     return render(
@@ -289,11 +291,30 @@ def sighting_list(request: HttpRequest) -> HttpResponse:
         {
             "page": page,
             "filters": filters,
-            "filtered": bool(criteria and any(criteria.values())),
+            "filtered": any(criteria.values()),
             "page_query": urlencode(query),
+            "filter_query": urlencode({k: v for k, v in query.items() if k in criteria}),
             "species_names": Species.objects.order_by("name"),
         },
     )
+
+
+@login_required
+@require_safe
+def sighting_ebird_export(request: HttpRequest) -> HttpResponse:
+    """The sightings My sightings shows (same filters) in eBird's record format; a bad filter
+    is a 400 naming it, not a file of everything."""
+    filters, criteria = _log_filters(request)
+    if filters.errors:
+        problems = "; ".join(
+            f"{filters.fields[name].label if name in filters.fields else 'Filter'}: {message}"
+            for name, messages in filters.errors.items()
+            for message in messages
+        )
+        return HttpResponse(
+            f"Bad filter: {problems}", status=400, content_type="text/plain; charset=utf-8"
+        )
+    return ebird_response(export=ebird_export(owner=request.user, **criteria))
 
 
 @login_required
@@ -342,6 +363,7 @@ def sighting_edit(request: HttpRequest, pk: int) -> HttpResponse:
         initial={
             **SightingForm.initial_species(sighting.species, suggestions),
             "observed_at": timezone.localtime(sighting.observed_at),
+            "count": sighting.count,
             "place_name": sighting.place_name,
             "latitude": sighting.latitude,
             "longitude": sighting.longitude,

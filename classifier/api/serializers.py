@@ -230,6 +230,7 @@ class SightingSerializer(serializers.ModelSerializer):
             "suggestions",
             "model_version",
             "observed_at",
+            "count",
             "place_name",
             "latitude",
             "longitude",
@@ -289,12 +290,16 @@ class SightingWriteSerializer(serializers.ModelSerializer):
         fields = [
             "species",
             "observed_at",
+            "count",
             "place_name",
             "latitude",
             "longitude",
             "notes",
             "visibility",
         ]
+        extra_kwargs = {
+            "count": {"help_text": "How many birds; null (or left out) when not counted."}
+        }
 
 
 class SightingCreateSerializer(SightingWriteSerializer):
@@ -304,7 +309,10 @@ class SightingCreateSerializer(SightingWriteSerializer):
     class Meta(SightingWriteSerializer.Meta):
         fields = ["photo", "box", *SightingWriteSerializer.Meta.fields]
         # Without a date the service takes the photo's EXIF date, else now.
-        extra_kwargs = {"observed_at": {"required": False}}
+        extra_kwargs = {
+            **SightingWriteSerializer.Meta.extra_kwargs,
+            "observed_at": {"required": False},
+        }
 
 
 class SightingFilterSerializer(serializers.Serializer):

@@ -31,6 +31,7 @@ router.register("species", views.SpeciesViewSet, basename="species")
 urlpatterns = [
     path("auth/token/", views.AuthTokenView.as_view(), name="auth-token"),
     path("predict/", views.PredictView.as_view(), name="predict"),
+    path("sightings/ebird.csv", views.EbirdExportView.as_view(), name="sighting-ebird"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", swagger_ui, name="docs"),
     path("redoc/", redoc, name="redoc"),
