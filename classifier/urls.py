@@ -17,6 +17,7 @@ urlpatterns = [
     path("species/<slug:slug>/", views.species_detail, name="species_detail"),
     path("sightings/", views.sighting_list, name="sighting_list"),
     path("sightings/export.csv", views.sighting_export, name="sighting_export"),
+    path("sightings/life-list/", views.life_list_page, name="life_list"),
     path("sightings/ebird.csv", views.sighting_ebird_export, name="sighting_ebird_export"),
     path("sightings/<int:pk>/", views.sighting_detail, name="sighting_detail"),
     path("sightings/<int:pk>/edit/", views.sighting_edit, name="sighting_edit"),

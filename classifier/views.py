@@ -22,8 +22,9 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from classifier.active_model import ClassifierUnavailable, get_predictor
 from classifier.browser_session import forget_pending, pending_ids, remember_pending
+from classifier.charts import bar_chart
 from classifier.ebird import ebird_export, ebird_response
-from classifier.forms import SightingFilterForm, SightingForm
+from classifier.forms import LifeListSortForm, SightingFilterForm, SightingForm
 from classifier.models import PendingPhoto, Species, Verdict
 from classifier.selectors.gallery import get_species, public_sightings_of, species_catalogue
 from classifier.selectors.identification import (
@@ -31,6 +32,7 @@ from classifier.selectors.identification import (
     get_pending_photo,
     suggestions_with_species,
 )
+from classifier.selectors.life_list import LifeListSort, life_list
 from classifier.selectors.sightings import (
     EXPORT_COLUMNS,
     export_rows,
@@ -45,6 +47,7 @@ from core.storage import StorageUnavailable, photo_url
 
 SPECIES_PER_PAGE = 24
 SIGHTINGS_PER_PAGE = 20
+LIFE_LIST_CHART_MONTHS = 12  # the month chart shows the log's last months
 
 T = TypeVar("T")
 
@@ -335,6 +338,35 @@ def _spreadsheet_safe(value):
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return f"'{value}"
     return value
+
+
+@login_required
+@require_safe
+def life_list_page(request: HttpRequest) -> HttpResponse:
+    """Every species the person logged, sortable, with their species per year and per month."""
+    sorting = LifeListSortForm(request.GET)
+    sort = sorting.sort_order()
+    listing = life_list(owner=request.user, sort=sort)
+    months = listing.months[-LIFE_LIST_CHART_MONTHS:]
+    return render(
+        request,
+        "classifier/life_list.html",
+        {
+            "listing": listing,
+            "sort": sort,
+            "sorts": LifeListSort.choices,
+            "sort_errors": sorting.errors.get("sort", []),
+            "year_chart": bar_chart(
+                title="Species seen per year",
+                values=[(f"{total.start:%Y}", total.species) for total in listing.years],
+            ),
+            "month_chart": bar_chart(
+                title=f"Species seen per month (the last {len(months)})",
+                values=[(f"{total.start:%b %Y}", total.species) for total in months],
+            ),
+        },
+        status=400 if sorting.errors else 200,
+    )
 
 
 @require_safe

@@ -32,6 +32,7 @@ from classifier.ebird import SKIPPED_HEADER, ebird_export, ebird_response
 from classifier.models import Sighting, Species
 from classifier.selectors.gallery import get_species, species_catalogue
 from classifier.selectors.identification import suggestions_with_species
+from classifier.selectors.life_list import life_list
 from classifier.selectors.sightings import (
     get_owned_sighting,
     get_visible_sighting,
@@ -239,6 +240,25 @@ class EbirdExportView(JsonErrorsMixin, APIView):
         filters = s.SightingFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         return ebird_response(export=ebird_export(owner=request.user, **filters.validated_data))
+
+
+class LifeListView(JsonErrorsMixin, APIView):
+    """Every species you have logged (unknown birds are on no list), with first and last date,
+    the first sighting's place and photo, the number of sightings, and totals per year and
+    month. Read live from your sightings: it follows every edit and deletion."""
+
+    @extend_schema(
+        summary="Your life list",
+        parameters=[s.LifeListQuerySerializer],
+        responses={200: s.LifeListSerializer, **AUTH_ERRORS, **errors(400)},
+    )
+    def get(self, request: Request) -> Response:
+        query = s.LifeListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        sort = query.validated_data["sort"]
+        listing = life_list(owner=request.user, sort=sort)
+        body = {"sort": sort, **vars(listing)}
+        return Response(s.LifeListSerializer(body, context={"request": request}).data)
 
 
 @extend_schema_view(
