@@ -11,9 +11,10 @@ WIDTH = 640
 HEIGHT = 220
 TOP = 22  # room for the value above the tallest bar
 BOTTOM = 26  # room for the period labels
-SIDE = 6
+SIDE = 30  # room for the first and last labels, centred under their bars
 BAR_SHARE = 0.7  # of each period's slot; the rest is the gap
-MOST_LABELS = 12  # more periods than this: only every n-th is labelled
+MOST_LABELS = 6  # more periods than this: only every n-th is labelled
+FEW = 6  # up to this many bars, a narrow screen keeps every label
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class Bar:
     middle: str  # x of the bar's centre, for its texts
     value_y: str
     labelled: bool
+    minor: bool  # every other label, which a narrow screen leaves out (static/css/site.css)
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,7 @@ class BarChart:
     width: int = WIDTH
     height: int = HEIGHT
     baseline: int = HEIGHT - BOTTOM
-    label_y: int = HEIGHT - 8
+    label_y: int = HEIGHT - 6
 
 
 def bar_chart(*, title: str, values: Sequence[tuple[str, int]]) -> BarChart:
@@ -48,6 +50,7 @@ def bar_chart(*, title: str, values: Sequence[tuple[str, int]]) -> BarChart:
     every = -(-len(values) // MOST_LABELS)  # ceiling division
     bars = []
     for index, (label, value) in enumerate(values):
+        from_end = len(values) - 1 - index
         height = plot_height * value / tallest
         left = SIDE + index * slot + slot * (1 - BAR_SHARE) / 2
         top = HEIGHT - BOTTOM - height
@@ -61,7 +64,8 @@ def bar_chart(*, title: str, values: Sequence[tuple[str, int]]) -> BarChart:
                 height=f"{height:.1f}",
                 middle=f"{left + slot * BAR_SHARE / 2:.1f}",
                 value_y=f"{top - 5:.1f}",
-                labelled=(len(values) - 1 - index) % every == 0,
+                labelled=from_end % every == 0,
+                minor=len(values) > FEW and from_end % (2 * every) != 0,
             )
         )
     description = ", ".join(f"{label}: {value}" for label, value in values) or "No sightings."

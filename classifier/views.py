@@ -361,7 +361,8 @@ def life_list_page(request: HttpRequest) -> HttpResponse:
                 values=[(f"{total.start:%Y}", total.species) for total in listing.years],
             ),
             "month_chart": bar_chart(
-                title=f"Species seen per month (the last {len(months)})",
+                title="Species seen per month"
+                + (f", {months[0].start:%b %Y} to {months[-1].start:%b %Y}" if months else ""),
                 values=[(f"{total.start:%b %Y}", total.species) for total in months],
             ),
         },

@@ -12,6 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from classifier.charts import bar_chart
 from classifier.models import Sighting
 from classifier.selectors.life_list import LifeListSort, PeriodTotal, life_list
 from classifier.services import sightings
@@ -153,3 +154,18 @@ def test_an_empty_list_says_so_and_draws_nothing(alice, user, make_sighting) -> 
 def test_the_page_needs_login(client) -> None:
     response = client.get(URL)
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_a_long_chart_labels_every_nth_bar_from_the_last() -> None:
+    chart = bar_chart(title="t", values=[(f"m{i}", i % 3) for i in range(24)])
+
+    labelled = [bar.label for bar in chart.bars if bar.labelled]
+    assert labelled == ["m3", "m7", "m11", "m15", "m19", "m23"]
+    assert [bar.label for bar in chart.bars if bar.labelled and not bar.minor] == [
+        "m7",
+        "m15",
+        "m23",
+    ]
+    tallest = max(chart.bars, key=lambda bar: bar.value)
+    assert float(tallest.y) + float(tallest.height) == chart.baseline
+    assert float(chart.bars[-1].x) + float(chart.bars[-1].width) < chart.width
