@@ -8,11 +8,10 @@ import pytest
 
 from tests.site.conftest import utc
 from tests.site.test_browser import (  # noqa: F401  (fixtures and helpers of the browser tests)
-    DESKTOP,
     browser,
     check_page,
     screenshots,
-    sign_up,
+    signed_up_page,
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -29,11 +28,7 @@ def test_birder_reads_sorts_and_shrinks_the_life_list(
     screenshots,  # noqa: F811 (the imported fixture)
     django_user_model,
 ) -> None:
-    page = browser.new_page(viewport=DESKTOP)
-    page.goto(f"{live_server.url}/accounts/signup/")
-    sign_up(page, live_server.url, "dana")
-    page.wait_for_url(f"{live_server.url}/")
-    dana = django_user_model.objects.get(username="dana")
+    page, dana = signed_up_page(browser, live_server.url, "dana", django_user_model)
     make_sighting(owner=dana, observed_at=utc("2023-06-01T07:00:00"), place_name="Old quay")
     for month in (1, 2, 3):
         make_sighting(owner=dana, species_index=1, observed_at=utc(f"2024-0{month}-10T07:00:00"))
