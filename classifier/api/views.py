@@ -10,7 +10,6 @@ from typing import TypeVar
 
 from django.db.models import QuerySet
 from django.http import HttpResponse
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.exceptions import NotFound
@@ -222,16 +221,21 @@ class EbirdExportView(JsonErrorsMixin, APIView):
     """Your sightings (the list's filters) as eBird's "eBird Record Format (Extended)" CSV, the
     file the site's "Export for eBird" gives."""
 
+    def perform_content_negotiation(self, request: Request, force: bool = False):
+        # The answer is the CSV file whatever the client says it accepts (`Accept: text/csv`
+        # included); an error is the API's JSON.
+        return super().perform_content_negotiation(request, force=True)
+
     @extend_schema(
         summary="Your sightings as an eBird import file",
         description=(
-            "19 columns in eBird's order, no header row, UTF-8 (rules: docs/architecture.md, "
-            f'"eBird export"). Unknown birds are left out; the `{SKIPPED_HEADER}` header '
-            "says how many."
+            "19 columns in eBird's order, no header row, UTF-8, whatever `Accept` says (rules: "
+            'docs/architecture.md, "Life list and eBird export"). Unknown birds are left out; '
+            f"the `{SKIPPED_HEADER}` header says how many."
         ),
         parameters=[s.SightingFilterSerializer],
         responses={
-            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="The CSV file."),
+            (200, "text/csv"): OpenApiResponse({"type": "string"}, description="The CSV file."),
             **AUTH_ERRORS,
             **errors(400),
         },

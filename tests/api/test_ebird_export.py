@@ -25,6 +25,7 @@ def test_the_api_gives_the_sites_file(alice, user, other_user, make_sighting) ->
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert response[SKIPPED_HEADER] == "1"
     assert response.content == site.get("/sightings/ebird.csv").content
+    assert alice.get(URL, HTTP_ACCEPT="text/csv").content == response.content
     assert response.content.decode() == (
         'Abbotts Babbler,Malacocincla,abbotti,2,"a, b",Tiergarten,52.516312,13.377734,'
         "05/04/2024,07:30,,,Incidental,,,N,,,\r\n"
@@ -42,6 +43,8 @@ def test_filters_and_bad_filters(alice, user, species, make_sighting) -> None:
     assert owls.content.decode().startswith("Barn Owl,Tyto,alba,X,")
     assert spring.content.decode().count("\r\n") == 1 and b"Barn Owl" in spring.content
     assert bad.status_code == 400 and bad.json()["errors"]["species"]
+    also_bad = alice.get(URL, {"date_from": "May"}, HTTP_ACCEPT="text/csv")
+    assert also_bad.status_code == 400 and also_bad.json()["errors"]["date_from"]
 
 
 def test_the_export_needs_a_token(api) -> None:
