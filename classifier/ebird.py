@@ -2,7 +2,7 @@
 
 The one owner of the format: the column list, how a sighting becomes a row, and the CSV writer
 that the site's page and the API both use. The rules, and the eBird documents they rest on, are
-in docs/architecture.md ("eBird export").
+in docs/architecture.md ("Life list and eBird export").
 """
 
 from __future__ import annotations
