@@ -1,4 +1,5 @@
-"""Forms of the site: the sighting details a person confirms or edits, and the log filters."""
+"""Forms of the site: the sighting details a person confirms or edits, the log filters and the
+life list's order."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from django import forms
 from classifier.models import Species, Visibility
 from classifier.selectors.gallery import find_species
 from classifier.selectors.identification import SuggestedSpecies
+from classifier.selectors.life_list import LifeListSort
 
 OTHER_SPECIES = "__other__"
 UNKNOWN_SPECIES = "__unknown__"
@@ -46,6 +48,13 @@ class SightingForm(forms.Form):
     observed_at = forms.DateTimeField(
         label="Seen on",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DATETIME_LOCAL_FORMAT),
+    )
+    count = forms.IntegerField(
+        required=False,
+        min_value=1,
+        label="How many",
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+        help_text="Leave empty if you did not count them.",
     )
     place_name = forms.CharField(
         required=False,
@@ -118,6 +127,7 @@ class SightingForm(forms.Form):
         return {
             "species": data["species"],
             "observed_at": data["observed_at"],
+            "count": data["count"],
             "place_name": data["place_name"],
             "latitude": data["latitude"],
             "longitude": data["longitude"],
@@ -153,3 +163,21 @@ class SightingFilterForm(forms.Form):
         if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
             self.add_error("date_to", "The end date is before the start date.")
         return data
+
+
+class LifeListSortForm(forms.Form):
+    sort = forms.ChoiceField(
+        required=False,
+        choices=LifeListSort.choices,
+        label="Sort by",
+        error_messages={
+            "invalid_choice": "Sort by "
+            + ", ".join(f"“{value}”" for value in LifeListSort.values)
+            + "; “%(value)s” is not one of them."
+        },
+    )
+
+    def sort_order(self) -> LifeListSort:
+        """The order asked for; the first-seen order when none (or a bad one) was given."""
+        chosen = self.cleaned_data.get("sort") if self.is_valid() else None
+        return LifeListSort(chosen or LifeListSort.FIRST)

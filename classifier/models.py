@@ -52,6 +52,9 @@ class BoxSource(models.TextChoices):
     FULL = "full", "The whole photo"
 
 
+# The largest count a sighting holds (PostgreSQL's integer; SQLite would take more).
+MAX_COUNT = 2_147_483_647
+
 # A box side is never smaller than this many pixels (ml.finder.MIN_BOX_PIXELS).
 MIN_BOX_SIDE = 16
 
@@ -252,6 +255,10 @@ class Sighting(BoxMixin, PlaceMixin):
         Species, null=True, blank=True, on_delete=models.PROTECT, related_name="sightings"
     )
     observed_at = models.DateTimeField()
+    # How many birds were counted; null: present, not counted (eBird's "X").
+    count = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(MAX_COUNT)]
+    )
     notes = models.TextField(blank=True, max_length=5000)
     visibility = models.CharField(
         max_length=16, choices=Visibility.choices, default=Visibility.PRIVATE
@@ -274,6 +281,10 @@ class Sighting(BoxMixin, PlaceMixin):
             models.CheckConstraint(
                 condition=Q(visibility__in=Visibility.values),
                 name="classifier_sighting_visibility_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(count__isnull=True) | Q(count__gte=1),
+                name="classifier_sighting_count_positive",
             ),
         ]
 

@@ -22,7 +22,9 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from classifier.active_model import ClassifierUnavailable, get_predictor
 from classifier.browser_session import forget_pending, pending_ids, remember_pending
-from classifier.forms import SightingFilterForm, SightingForm
+from classifier.charts import bar_chart
+from classifier.ebird import ebird_export, ebird_response
+from classifier.forms import LifeListSortForm, SightingFilterForm, SightingForm
 from classifier.models import PendingPhoto, Species, Verdict
 from classifier.selectors.gallery import get_species, public_sightings_of, species_catalogue
 from classifier.selectors.identification import (
@@ -30,6 +32,7 @@ from classifier.selectors.identification import (
     get_pending_photo,
     suggestions_with_species,
 )
+from classifier.selectors.life_list import LifeListSort, life_list
 from classifier.selectors.sightings import (
     EXPORT_COLUMNS,
     export_rows,
@@ -44,6 +47,7 @@ from core.storage import StorageUnavailable, photo_url
 
 SPECIES_PER_PAGE = 24
 SIGHTINGS_PER_PAGE = 20
+LIFE_LIST_CHART_MONTHS = 12  # the month chart shows the log's last months
 
 T = TypeVar("T")
 
@@ -270,17 +274,18 @@ def species_detail(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
 
+def _log_filters(request: HttpRequest) -> tuple[SightingFilterForm, dict]:
+    """My sightings' filters from the query: the form, and its criteria (empty when invalid)."""
+    filters = SightingFilterForm(request.GET or None)
+    criteria = filters.cleaned_data if filters.is_valid() else {}
+    return filters, {name: criteria.get(name) for name in SightingFilterForm.base_fields}
+
+
 @login_required
 @require_safe
 def sighting_list(request: HttpRequest) -> HttpResponse:
-    filters = SightingFilterForm(request.GET or None)
-    criteria = filters.cleaned_data if filters.is_valid() else {}
-    log = sightings_for_owner(
-        owner=request.user,
-        species=criteria.get("species"),
-        date_from=criteria.get("date_from"),
-        date_to=criteria.get("date_to"),
-    )
+    filters, criteria = _log_filters(request)
+    log = sightings_for_owner(owner=request.user, **criteria)
     page = Paginator(log, SIGHTINGS_PER_PAGE).get_page(request.GET.get("page"))
     query = {k: v for k, v in request.GET.items() if k != "page" and v}
     return render(
@@ -289,11 +294,30 @@ def sighting_list(request: HttpRequest) -> HttpResponse:
         {
             "page": page,
             "filters": filters,
-            "filtered": bool(criteria and any(criteria.values())),
+            "filtered": any(criteria.values()),
             "page_query": urlencode(query),
+            "filter_query": urlencode({k: v for k, v in query.items() if k in criteria}),
             "species_names": Species.objects.order_by("name"),
         },
     )
+
+
+@login_required
+@require_safe
+def sighting_ebird_export(request: HttpRequest) -> HttpResponse:
+    """The sightings My sightings shows (same filters) in eBird's record format; a bad filter
+    is a 400 naming it, not a file of everything."""
+    filters, criteria = _log_filters(request)
+    if filters.errors:
+        problems = "; ".join(
+            f"{filters.fields[name].label if name in filters.fields else 'Filter'}: {message}"
+            for name, messages in filters.errors.items()
+            for message in messages
+        )
+        return HttpResponse(
+            f"Bad filter: {problems}", status=400, content_type="text/plain; charset=utf-8"
+        )
+    return ebird_response(export=ebird_export(owner=request.user, **criteria))
 
 
 @login_required
@@ -314,6 +338,36 @@ def _spreadsheet_safe(value):
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return f"'{value}"
     return value
+
+
+@login_required
+@require_safe
+def life_list_page(request: HttpRequest) -> HttpResponse:
+    """Every species the person logged, sortable, with their species per year and per month."""
+    sorting = LifeListSortForm(request.GET)
+    sort = sorting.sort_order()
+    listing = life_list(owner=request.user, sort=sort)
+    months = listing.months[-LIFE_LIST_CHART_MONTHS:]
+    return render(
+        request,
+        "classifier/life_list.html",
+        {
+            "listing": listing,
+            "sort": sort,
+            "sorts": LifeListSort.choices,
+            "sort_errors": sorting.errors.get("sort", []),
+            "year_chart": bar_chart(
+                title="Species seen per year",
+                values=[(f"{total.start:%Y}", total.species) for total in listing.years],
+            ),
+            "month_chart": bar_chart(
+                title="Species seen per month"
+                + (f", {months[0].start:%b %Y} to {months[-1].start:%b %Y}" if months else ""),
+                values=[(f"{total.start:%b %Y}", total.species) for total in months],
+            ),
+        },
+        status=400 if sorting.errors else 200,
+    )
 
 
 @require_safe
@@ -342,6 +396,7 @@ def sighting_edit(request: HttpRequest, pk: int) -> HttpResponse:
         initial={
             **SightingForm.initial_species(sighting.species, suggestions),
             "observed_at": timezone.localtime(sighting.observed_at),
+            "count": sighting.count,
             "place_name": sighting.place_name,
             "latitude": sighting.latitude,
             "longitude": sighting.longitude,

@@ -12,6 +12,7 @@ from rest_framework.reverse import reverse
 from classifier.models import MIN_BOX_SIDE, BoxSource, Sighting, Species, Verdict
 from classifier.selectors.gallery import find_species
 from classifier.selectors.identification import SuggestedSpecies, suggestions_with_species
+from classifier.selectors.life_list import LifeListEntry, LifeListSort
 from classifier.selectors.sightings import Place, place_for_viewer
 from core import storage
 
@@ -230,6 +231,7 @@ class SightingSerializer(serializers.ModelSerializer):
             "suggestions",
             "model_version",
             "observed_at",
+            "count",
             "place_name",
             "latitude",
             "longitude",
@@ -289,12 +291,16 @@ class SightingWriteSerializer(serializers.ModelSerializer):
         fields = [
             "species",
             "observed_at",
+            "count",
             "place_name",
             "latitude",
             "longitude",
             "notes",
             "visibility",
         ]
+        extra_kwargs = {
+            "count": {"help_text": "How many birds; null (or left out) when not counted."}
+        }
 
 
 class SightingCreateSerializer(SightingWriteSerializer):
@@ -304,7 +310,10 @@ class SightingCreateSerializer(SightingWriteSerializer):
     class Meta(SightingWriteSerializer.Meta):
         fields = ["photo", "box", *SightingWriteSerializer.Meta.fields]
         # Without a date the service takes the photo's EXIF date, else now.
-        extra_kwargs = {"observed_at": {"required": False}}
+        extra_kwargs = {
+            **SightingWriteSerializer.Meta.extra_kwargs,
+            "observed_at": {"required": False},
+        }
 
 
 class SightingFilterSerializer(serializers.Serializer):
@@ -347,3 +356,54 @@ class SpeciesDetailSerializer(SpeciesSerializer):
 
     def get_photos(self, species: Species) -> list[str]:
         return [storage.photo_url(file=photo.image) for photo in species.photos.all()]
+
+
+class LifeListQuerySerializer(serializers.Serializer):
+    sort = serializers.ChoiceField(
+        choices=LifeListSort.choices,
+        default=LifeListSort.FIRST,
+        help_text="first: by first seen (oldest first); name; count: most sightings first.",
+    )
+
+
+class LifeListEntrySerializer(serializers.Serializer):
+    """A species on the life list (a `selectors.life_list.LifeListEntry`)."""
+
+    species = SpeciesRefSerializer()
+    first_seen = serializers.DateTimeField()
+    last_seen = serializers.DateTimeField()
+    first_place = serializers.CharField(
+        source="first_sighting.place_name", help_text="The place of the first sighting."
+    )
+    sightings = serializers.IntegerField(help_text="How many of your sightings are of it.")
+    first_sighting = serializers.SerializerMethodField()
+    photo_url = serializers.SerializerMethodField()
+
+    def get_first_sighting(self, entry: LifeListEntry) -> str:
+        return reverse(
+            "api:sighting-detail",
+            kwargs={"pk": entry.first_sighting.pk},
+            request=self.context.get("request"),
+        )
+
+    def get_photo_url(self, entry: LifeListEntry) -> str:
+        """The photo of the first sighting."""
+        return storage.photo_url(file=entry.first_sighting.photo)
+
+
+class PeriodTotalSerializer(serializers.Serializer):
+    start = serializers.DateField(help_text="The period's first day (site's time zone).")
+    sightings = serializers.IntegerField(help_text="Sightings of identified birds.")
+    species = serializers.IntegerField(help_text="Species among them.")
+    new_species = serializers.IntegerField(help_text="Species first seen in the period.")
+
+
+class LifeListSerializer(serializers.Serializer):
+    sort = serializers.ChoiceField(choices=LifeListSort.choices)
+    species = LifeListEntrySerializer(many=True, source="entries")
+    years = PeriodTotalSerializer(
+        many=True, help_text="Every year from the first sighting's to the last's."
+    )
+    months = PeriodTotalSerializer(
+        many=True, help_text="Every month from the first sighting's to the last's."
+    )

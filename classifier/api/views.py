@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TypeVar
 
 from django.db.models import QuerySet
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.exceptions import NotFound
@@ -26,9 +27,11 @@ from classifier.active_model import identify
 from classifier.api import serializers as s
 from classifier.api.exceptions import JsonErrorsMixin
 from classifier.api.throttles import PredictAnonThrottle, PredictUserThrottle
+from classifier.ebird import SKIPPED_HEADER, ebird_export, ebird_response
 from classifier.models import Sighting, Species
 from classifier.selectors.gallery import get_species, species_catalogue
 from classifier.selectors.identification import suggestions_with_species
+from classifier.selectors.life_list import life_list
 from classifier.selectors.sightings import (
     get_owned_sighting,
     get_visible_sighting,
@@ -212,6 +215,54 @@ class SightingViewSet(JsonErrorsMixin, viewsets.GenericViewSet):
     def destroy(self, request: Request, pk: str) -> Response:
         sightings.delete_sighting(sighting=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class EbirdExportView(JsonErrorsMixin, APIView):
+    """Your sightings (the list's filters) as eBird's "eBird Record Format (Extended)" CSV, the
+    file the site's "Export for eBird" gives."""
+
+    def perform_content_negotiation(self, request: Request, force: bool = False):
+        # The answer is the CSV file whatever the client says it accepts (`Accept: text/csv`
+        # included); an error is the API's JSON.
+        return super().perform_content_negotiation(request, force=True)
+
+    @extend_schema(
+        summary="Your sightings as an eBird import file",
+        description=(
+            "19 columns in eBird's order, no header row, UTF-8, whatever `Accept` says (rules: "
+            'docs/architecture.md, "Life list and eBird export"). Unknown birds are left out; '
+            f"the `{SKIPPED_HEADER}` header says how many."
+        ),
+        parameters=[s.SightingFilterSerializer],
+        responses={
+            (200, "text/csv"): OpenApiResponse({"type": "string"}, description="The CSV file."),
+            **AUTH_ERRORS,
+            **errors(400),
+        },
+    )
+    def get(self, request: Request) -> HttpResponse:
+        filters = s.SightingFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        return ebird_response(export=ebird_export(owner=request.user, **filters.validated_data))
+
+
+class LifeListView(JsonErrorsMixin, APIView):
+    """Every species you have logged (unknown birds are on no list), with first and last date,
+    the first sighting's place and photo, the number of sightings, and totals per year and
+    month. Read live from your sightings: it follows every edit and deletion."""
+
+    @extend_schema(
+        summary="Your life list",
+        parameters=[s.LifeListQuerySerializer],
+        responses={200: s.LifeListSerializer, **AUTH_ERRORS, **errors(400)},
+    )
+    def get(self, request: Request) -> Response:
+        query = s.LifeListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        sort = query.validated_data["sort"]
+        listing = life_list(owner=request.user, sort=sort)
+        body = {"sort": sort, **vars(listing)}
+        return Response(s.LifeListSerializer(body, context={"request": request}).data)
 
 
 @extend_schema_view(

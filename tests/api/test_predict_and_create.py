@@ -152,9 +152,10 @@ def test_create_a_sighting_from_a_photo(
 
     with_species = alice.post(
         "/api/v1/sightings/",
-        {"photo": upload("b.jpg", bird_photo.read_bytes()), "species": "barn owl"},
+        {"photo": upload("b.jpg", bird_photo.read_bytes()), "species": "barn owl", "count": "4"},
     )
     assert with_species.status_code == 201 and with_species.json()["species"]["name"] == "BARN OWL"
+    assert with_species.json()["count"] == 4 and body["count"] is None
 
 
 def test_exif_date_becomes_the_observation_date(alice, active_model, exif_photo):

@@ -148,6 +148,10 @@ def test_update_fields(alice, user, make_sighting):
         {"species": 123456},
         {"observed_at": "not a date"},
         {"notes": "x" * 5001},
+        {"count": 0},
+        {"count": -2},
+        {"count": "a few"},
+        {"count": 2**31},  # more than the column holds
     ],
 )
 def test_invalid_updates_are_400_and_change_nothing(alice, user, make_sighting, change):
@@ -211,3 +215,16 @@ def test_moving_a_sighting_into_the_future_is_refused(alice, user, make_sighting
     before = sighting.observed_at
     sighting.refresh_from_db()
     assert sighting.observed_at == before
+
+
+def test_count_is_set_read_and_cleared(alice, user, make_sighting):
+    sighting = make_sighting(owner=user)
+    detail = f"{URL}{sighting.pk}/"
+    assert alice.get(detail).json()["count"] is None
+
+    assert alice.patch(detail, {"count": 12}, format="json").json()["count"] == 12
+    sighting.refresh_from_db()
+    assert sighting.count == 12
+    assert alice.patch(detail, {"count": None}, format="json").json()["count"] is None
+    sighting.refresh_from_db()
+    assert sighting.count is None

@@ -47,22 +47,30 @@ ANONYMOUS_PAGES = [
     # private pages: the redirect to log-in (or the API's 401)
     "/sightings/",
     "/sightings/export.csv",
+    "/sightings/ebird.csv",
+    "/sightings/life-list/",
     "/accounts/profile/",
     "/accounts/delete/",
     "/accounts/password/change/",
     "/admin/",
     "/api/v1/sightings/",
+    "/api/v1/sightings/ebird.csv",
+    "/api/v1/me/life-list/",
 ]
 LOGGED_IN_PAGES = [
     "/",
     "/sightings/",
     "/sightings/?species=bald-eagle",
     "/sightings/export.csv",
+    "/sightings/ebird.csv",
+    "/sightings/life-list/",
     "/accounts/profile/",
     "/accounts/delete/",
     "/accounts/password/change/",
     "/accounts/password/change/done/",
     "/api/v1/sightings/",
+    "/api/v1/sightings/ebird.csv",
+    "/api/v1/me/life-list/",
     "/api/v1/docs/",
 ]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -24,6 +24,11 @@ SPECIES = [
     ("BALD EAGLE", "Haliaeetus leucocephalus"),
     ("BARN OWL", "Tyto alba"),
 ]
+
+
+def utc(text: str) -> datetime:
+    """An ISO date and time as an aware UTC datetime."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 @pytest.fixture
@@ -94,13 +99,16 @@ def make_pending(exif_photo: bytes) -> Callable[..., PendingPhoto]:
 
 @pytest.fixture
 def make_sighting(make_pending, species) -> Callable[..., Sighting]:
-    """A sighting saved through `save_pending_photo`, with its photo in media storage."""
+    """A sighting saved through `save_pending_photo`, with its photo in media storage (of one
+    of the three `species`, by index or None for unknown, or `of` any catalogue species)."""
 
     def make(
         *,
         owner,
         species_index: int | None = 0,
+        of: Species | None = None,
         observed_at: datetime | None = None,
+        count: int | None = None,
         visibility: str = Visibility.PRIVATE,
         latitude: str | None = "52.516312",
         longitude: str | None = "13.377734",
@@ -110,8 +118,9 @@ def make_sighting(make_pending, species) -> Callable[..., Sighting]:
         return sightings.save_pending_photo(
             pending=make_pending(owner=owner),
             owner=owner,
-            species=None if species_index is None else species[species_index],
+            species=of or (None if species_index is None else species[species_index]),
             observed_at=observed_at or timezone.now() - timedelta(hours=1),
+            count=count,
             place_name=place_name,
             latitude=latitude,
             longitude=longitude,

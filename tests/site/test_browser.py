@@ -85,6 +85,15 @@ def sign_up(page, base_url: str, username: str) -> None:
     page.click("form button[type=submit]")
 
 
+def signed_up_page(browser, base_url: str, username: str, user_model) -> tuple:
+    """A desktop page of a person who just signed up through the form, and their account."""
+    page = browser.new_page(viewport=DESKTOP)
+    page.goto(f"{base_url}/accounts/signup/")
+    sign_up(page, base_url, username)
+    page.wait_for_url(f"{base_url}/")
+    return page, user_model.objects.get(username=username)
+
+
 def upload(page, photo: Path) -> None:
     page.set_input_files("#photo-input", str(photo))
     page.click("[data-submit]")
@@ -173,11 +182,7 @@ def test_pages_are_accessible_and_fit_a_phone(
     browser, live_server, catalogue, make_pending, make_sighting, screenshots, django_user_model
 ) -> None:
     """Every page of the site, with stored sightings and a photo waiting for confirmation."""
-    page = browser.new_page(viewport=DESKTOP)
-    page.goto(f"{live_server.url}/accounts/signup/")
-    sign_up(page, live_server.url, "carol")
-    page.wait_for_url(f"{live_server.url}/")
-    carol = django_user_model.objects.get(username="carol")
+    page, carol = signed_up_page(browser, live_server.url, "carol", django_user_model)
     sighting = make_sighting(owner=carol, notes="Two of them, calling.", visibility="public")
     pending = make_pending(owner=carol)
 

@@ -108,8 +108,8 @@ def test_every_page_runs_under_the_policy_without_a_violation(
     watched.visit("/api/v1/docs/", ready=".swagger-ui .info")
     watched.visit("/api/v1/redoc/", ready="[data-section-id]")
 
-    # Logged in: sign up keeps the photo; save it; the log, the sighting, its species, the
-    # profile, and the API docs again (now with the session).
+    # Logged in: sign up keeps the photo; save it; the log, the life list (its SVG charts), the
+    # sighting, its species, the profile, and the API docs again (now with the session).
     watched.visit("/accounts/signup/")
     sign_up(page, live_server.url, "erin")
     page.wait_for_url(f"{live_server.url}/")
@@ -123,7 +123,13 @@ def test_every_page_runs_under_the_policy_without_a_violation(
     page.click(f"h1 >> text={species_name.title()}")
     page.wait_for_url("**/species/*/")
     page.wait_for_load_state("networkidle")
-    for path in ("/sightings/", f"{sighting}edit/", "/accounts/profile/", "/"):
+    for path in (
+        "/sightings/",
+        "/sightings/life-list/",
+        f"{sighting}edit/",
+        "/accounts/profile/",
+        "/",
+    ):
         watched.visit(path)
     upload(page, Path(photo))
     page.wait_for_selector(".cropper-crop-box")

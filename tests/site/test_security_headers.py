@@ -73,6 +73,7 @@ def pages(species, make_sighting, make_pending, user) -> list[tuple[str, str, bo
     ]
     logged_in = [
         ("sighting_list", reverse("classifier:sighting_list")),
+        ("life_list", reverse("classifier:life_list")),
         ("sighting_detail", reverse("classifier:sighting_detail", args=[sighting.pk])),
         ("sighting_edit", reverse("classifier:sighting_edit", args=[sighting.pk])),
         ("sighting_delete", reverse("classifier:sighting_delete", args=[sighting.pk])),

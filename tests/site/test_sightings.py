@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from django.core.files.storage import default_storage
 from django.core.management import call_command
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -306,3 +306,35 @@ def test_logging_in_gives_this_browsers_photos_to_the_account(
     mine.refresh_from_db()
     someone_elses.refresh_from_db()
     assert (mine.owner, someone_elses.owner) == (user, other_user)
+
+
+def test_count_is_optional_positive_and_shown(alice, user, make_sighting) -> None:
+    sighting = make_sighting(owner=user)
+    edit = reverse("classifier:sighting_edit", args=[sighting.pk])
+    detail = reverse("classifier:sighting_detail", args=[sighting.pk])
+    fields = {
+        "species_choice": "__other__",
+        "other_species": "Abbotts Babbler",
+        "observed_at": "2024-04-01T06:15",
+        "visibility": "private",
+    }
+    assert "Not counted" in alice.get(detail).text
+
+    refused = alice.post(edit, {**fields, "count": "0"})
+    assert refused.status_code == 400 and "greater than or equal to 1" in refused.text
+    sighting.refresh_from_db()
+    assert sighting.count is None
+
+    assert alice.post(edit, {**fields, "count": "7"}).status_code == 302
+    sighting.refresh_from_db()
+    assert sighting.count == 7
+    assert "<dd>7</dd>" in alice.get(detail).text
+    assert 'value="7"' in alice.get(edit).text
+    rows = list(csv.DictReader(io.StringIO(alice.get(reverse("classifier:sighting_export")).text)))
+    assert rows[0]["count"] == "7"
+
+
+def test_the_database_refuses_a_count_of_zero(user, make_sighting) -> None:
+    sighting = make_sighting(owner=user)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Sighting.objects.filter(pk=sighting.pk).update(count=0)
