@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from hyperopt import JOB_STATE_DONE, Trials
 
@@ -23,6 +25,10 @@ from ml.config import REPO_ROOT, data_dir
 from ml.tune_store import insert_done
 
 APP_NAME = "birdsite tune_model"
+# Errors only from Spark's JVMs (a path every executor reaches, as the project's is).
+LOG4J_OPTIONS = (
+    f"-Dlog4j2.configurationFile=file:{Path(__file__).with_name('spark-log4j2.properties')}"
+)
 
 
 class SparkUnavailable(ValueError):
@@ -63,12 +69,17 @@ def spark_trials(*, master: str, parallelism: int, done: Trials) -> Iterator[Tri
         .config("spark.executorEnv.PYTHONPATH", str(REPO_ROOT))
         .config("spark.executorEnv.BIRDSITE_DATA_DIR", str(data_dir()))
         .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.driver.extraJavaOptions", LOG4J_OPTIONS)
+        .config("spark.executor.extraJavaOptions", LOG4J_OPTIONS)
         .getOrCreate()
     )
     session.sparkContext.setLogLevel("ERROR")
     try:
-        trials = SparkTrials(parallelism=parallelism, spark_session=session)
-        yield insert_done(trials, [t for t in done.trials if t["state"] == JOB_STATE_DONE])
+        # pyspark's note on its threads' job tags, once per trial (the search uses no tags)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Spark session is not provided", UserWarning)
+            trials = SparkTrials(parallelism=parallelism, spark_session=session)
+            yield insert_done(trials, [t for t in done.trials if t["state"] == JOB_STATE_DONE])
     finally:
         if existing is None:
             session.stop()
