@@ -15,15 +15,18 @@ beside its place, checks every file against the manifest and renames the folder 
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from pathlib import Path, PurePosixPath
 
+import botocore.config
+from botocore.client import BaseClient
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
-from django.core.files.storage import storages
 
 from classifier.models import ModelPromotion
+from core.storage import shared_session
 from ml import atomic
 from ml.model_dir import ModelDir, ModelDirError, file_digests, mismatched_files
 
@@ -157,9 +160,31 @@ def _safe_name(name: str) -> PurePosixPath:
     return path
 
 
-def _client():
-    """The photo storage's S3 client (its endpoint, credentials and timeouts)."""
-    return storages["default"].connection.meta.client
+def _client() -> BaseClient:
+    """An S3 client with the photo storage's credentials and timeouts, on the model store's
+    endpoint (`BIRDSITE_MODEL_S3_ENDPOINT_URL`; the photos' by default)."""
+    options = settings.STORAGES["default"]["OPTIONS"]
+    return _cached_client(
+        endpoint_url=settings.MODEL_S3_ENDPOINT_URL or options.get("endpoint_url"),
+        region_name=options.get("region_name"),
+        access_key=options.get("access_key"),
+        secret_key=options.get("secret_key"),
+        config=options["client_config"],
+    )
+
+
+@functools.cache
+def _cached_client(
+    *,
+    endpoint_url: str | None,
+    region_name: str | None,
+    access_key: str | None,
+    secret_key: str | None,
+    config: botocore.config.Config,
+) -> BaseClient:
+    """One client per configuration and process (boto3 clients are thread-safe)."""
+    session = shared_session(access_key=access_key, secret_key=secret_key)
+    return session.client("s3", endpoint_url=endpoint_url, region_name=region_name, config=config)
 
 
 def _key(version: str, name: str) -> str:
