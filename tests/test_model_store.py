@@ -121,4 +121,3 @@ def test_an_unreachable_store_refuses_the_promotion_and_records_nothing(
     with pytest.raises(PromotionError, match="Not promoted, nothing changed"):
         activate_model(model_dir=fake_model_dir(trained, "v1", SPECIES), performed_by="alice")
     assert not ModelPromotion.objects.exists()
-

@@ -27,6 +27,7 @@ import requests
 from benchmarks.stack import (
     create_api_user,
     create_bucket,
+    create_species,
     gunicorn,
     manage,
     moto_server,
@@ -175,16 +176,7 @@ def test_two_hosts_follow_promotions_rollbacks_and_outages_of_the_store(
         # The operator's machine: the bucket's own address (up while the hosts' proxy is cut).
         operator = env_of(tmp_path / "operator")
         manage(operator, "migrate", "--noinput")
-        species = ModelDir.open(path=versions[0]).species
-        manage(
-            operator,
-            "shell",
-            "-c",
-            "from django.utils.text import slugify\n"
-            "from classifier.models import Species\n"
-            f"for name in {species!r}:\n"
-            "    Species.objects.create(name=name, slug=slugify(name))\n",
-        )
+        create_species(operator, ModelDir.open(path=versions[0]).species)
         token = create_api_user(operator, "loader")
 
         hosts = []
