@@ -78,11 +78,11 @@ class Load:
         session.headers["Authorization"] = f"Token {self.token}"
         while not self._stop.is_set():
             for host in self.hosts:
-                response = session.post(
-                    f"{host.base_url}/api/v1/predict/",
-                    files={"image": ("bird.jpg", self.photo, "image/jpeg")},
-                    timeout=60,
-                )
+                try:
+                    response = predict(host, self.photo, session=session)
+                except requests.RequestException as error:
+                    self.failures.append(f"{host.name}: {error!r}")
+                    continue
                 self.statuses[response.status_code] += 1
                 if response.status_code != 200:
                     self.failures.append(f"{host.name}: {response.status_code} {response.text}")
@@ -99,6 +99,14 @@ class Load:
         finally:
             self._stop.set()
             thread.join(timeout=60)
+
+
+def predict(host: Host, photo: bytes, *, session: requests.Session) -> requests.Response:
+    return session.post(
+        f"{host.base_url}/api/v1/predict/",
+        files={"image": ("bird.jpg", photo, "image/jpeg")},
+        timeout=60,
+    )
 
 
 def renamed_copy(model_dir: Path, root: Path, version: str) -> Path:
@@ -179,21 +187,20 @@ def test_two_hosts_follow_promotions_rollbacks_and_outages_of_the_store(
         create_species(operator, ModelDir.open(path=versions[0]).species)
         token = create_api_user(operator, "loader")
 
-        hosts = []
-        for name in ("a", "b"):
+        def start_host(processes: ExitStack, name: str) -> Host:
+            """A web host: its own data dir, the model bucket through the proxy."""
             data_dir = tmp_path / f"host-{name}"
             env = env_of(data_dir, BIRDSITE_MODEL_S3_ENDPOINT_URL=f"http://127.0.0.1:{proxy.port}")
             log = tmp_path / f"gunicorn-{name}.log"
-            _, base_url = stack.enter_context(gunicorn(env, log=log, workers=1))
-            hosts.append(Host(name, base_url, data_dir, log))
+            _, base_url = processes.enter_context(gunicorn(env, log=log, workers=1))
+            return Host(name, base_url, data_dir, log)
 
+        hosts = [start_host(stack, name) for name in ("a", "b")]
+
+        api = requests.Session()
+        api.headers["Authorization"] = f"Token {token}"
         # No promotion yet: no model, as with an empty local models dir.
-        response = requests.post(
-            f"{hosts[0].base_url}/api/v1/predict/",
-            files={"image": ("bird.jpg", bird_photo.read_bytes(), "image/jpeg")},
-            headers={"Authorization": f"Token {token}"},
-            timeout=30,
-        )
+        response = predict(hosts[0], bird_photo.read_bytes(), session=api)
         assert response.status_code == 503, response.text
         manage(operator, "promote_model", str(versions[0]))
 
@@ -213,6 +220,18 @@ def test_two_hosts_follow_promotions_rollbacks_and_outages_of_the_store(
             time.sleep(2)  # a few more rechecks fail while predictions go on
             proxy.restore()
             timings["outage"] = wait_until_served(hosts, load, third)
+
+            # A new host that starts while S3 is down has no model: 503, until it can fetch.
+            proxy.cut()
+            newcomer = start_host(stack, "c")
+            response = predict(newcomer, bird_photo.read_bytes(), session=api)
+            assert response.status_code == 503, response.text
+            assert response.json()["code"] == "classifier_unavailable"
+            assert requests.get(f"{newcomer.base_url}/readyz", timeout=10).status_code == 503
+            proxy.restore()
+            late = Load([newcomer], bird_photo.read_bytes(), token)
+            with late.running():
+                timings["newcomer"] = wait_until_served([newcomer], late, third)
 
             # A file changed in the bucket after its upload: refused, the hosts keep theirs.
             proxy.cut()
