@@ -82,12 +82,12 @@ def active_model_dir() -> Path | None:
 
 
 def active_version() -> str | None:
-    """The version the site serves: the latest promotion's with the S3 model store, else the
-    `active` link's (a model directory's name is its version)."""
+    """The version the site serves: the latest promotion's with the S3 model store, else that of
+    the model the `active` link points to."""
     if model_store.enabled():
         return model_store.active_version()
     model_dir = active_model_dir()
-    return None if model_dir is None else model_dir.name
+    return None if model_dir is None else ModelDir.open(path=model_dir).version
 
 
 @dataclass(frozen=True)
@@ -154,6 +154,8 @@ def _refresh(now: float) -> None:
     if predictor is None:
         if _loaded.predictor is None:
             _loaded.model_dir, _loaded.engine = None, None
+        else:
+            _mark_stale(version=model.version, reason="it cannot be loaded (the error is above)")
         return
     _loaded.model_dir, _loaded.engine, _loaded.predictor = model.path, predictor.engine, predictor
     _loaded.wanted = None
@@ -206,7 +208,7 @@ def _mark_stale(*, version: str | None, reason: str) -> None:
         logger.warning(
             "model %s is active but cannot be served yet, serving %s: %s",
             version,
-            served,
+            served or "no model",
             reason,
             extra={"model_version": served, "active_version": version},
         )
