@@ -4,6 +4,7 @@ manifest, the promotion history naming the active version, a fetch checked file 
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -121,3 +122,13 @@ def test_an_unreachable_store_refuses_the_promotion_and_records_nothing(
     with pytest.raises(PromotionError, match="Not promoted, nothing changed"):
         activate_model(model_dir=fake_model_dir(trained, "v1", SPECIES), performed_by="alice")
     assert not ModelPromotion.objects.exists()
+
+
+def test_two_workers_of_one_host_fetching_at_once_get_the_same_copy(
+    store: Path, trained: Path
+) -> None:
+    activate_model(model_dir=fake_model_dir(trained, "v1", SPECIES), performed_by="alice")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        fetched = list(pool.map(lambda _: model_store.fetch(version="v1", models_root=store), "ab"))
+    assert {model.path for model in fetched} == {store / "v1"}
+    assert [p.name for p in store.iterdir()] == ["v1"]
