@@ -110,6 +110,8 @@ def fetch(*, version: str, models_root: Path) -> ModelDir:
 
     Raises `ModelStoreUnavailable` (S3 down) or `ModelStoreError` (absent, or a file that does
     not match the manifest); then nothing is left in `models_root`."""
+    if len(_safe_name(version).parts) != 1:
+        raise ModelStoreError(f"{version!r} is not a model version")
     target = Path(models_root) / version
     try:
         return ModelDir.open(path=target)
@@ -156,7 +158,7 @@ def _swap_in(*, staged: Path, target: Path) -> None:
 def _safe_name(name: str) -> PurePosixPath:
     path = PurePosixPath(name)
     if path.is_absolute() or ".." in path.parts or not path.parts:
-        raise ModelStoreError(f"the manifest names a file outside the model: {name!r}")
+        raise ModelStoreError(f"{name!r} is not a name inside a model's folder")
     return path
 
 

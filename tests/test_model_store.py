@@ -82,6 +82,8 @@ def test_a_version_missing_from_the_store_is_refused(store: Path) -> None:
     with pytest.raises(model_store.ModelStoreError, match="not in the store") as refused:
         model_store.fetch(version="nope", models_root=store)
     assert not isinstance(refused.value, model_store.ModelStoreUnavailable)
+    with pytest.raises(model_store.ModelStoreError, match="not a name inside"):
+        model_store.fetch(version="../elsewhere", models_root=store)
 
 
 def test_rollback_returns_to_the_previous_version_fetched_from_the_store(
