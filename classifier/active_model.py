@@ -7,7 +7,7 @@ promotion (the symlink moves) or a finished agreement check is picked up without
 requests keep using what is loaded until its successor is.
 
 With the S3 model store (`BIRDSITE_MODEL_STORE=s3`), the active model is the version of the
-latest `ModelPromotion` instead, read at the same recheck (one indexed query, the value cached in
+latest `ModelPromotion` instead, read at the same recheck (one query of a small table, cached in
 the worker until the next): a version this host lacks is fetched into `MODELS_DIR/<version>` and
 checked against its manifest (`classifier.model_store.fetch`) before it is loaded. While it
 cannot be (S3 or the database down, a file that fails its checksum), the worker keeps serving
