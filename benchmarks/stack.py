@@ -177,6 +177,18 @@ def create_api_user(
     return manage(env, "shell", "-c", code, repo=repo).strip().splitlines()[-1]
 
 
+def create_species(env: dict[str, str], names: list[str], *, repo: Path = REPO) -> None:
+    """Species rows for `names` in the site's database (a model is promoted only when the site
+    knows all its species)."""
+    code = (
+        "from django.utils.text import slugify\n"
+        "from classifier.models import Species\n"
+        f"for name in {names!r}:\n"
+        "    Species.objects.get_or_create(name=name, defaults={'slug': slugify(name)})\n"
+    )
+    manage(env, "shell", "-c", code, repo=repo)
+
+
 @contextmanager
 def gunicorn(
     env: dict[str, str],

@@ -223,6 +223,18 @@ STORAGES = {
     ),
     "staticfiles": {"BACKEND": STATICFILES_BACKEND},
 }
+# Where web workers get the served model: `local` (embedded default, one machine) reads the
+# `MODELS_DIR/active` link; `s3` (several hosts) serves the version of the latest ModelPromotion,
+# fetched from the model bucket (the photo bucket unless BIRDSITE_MODEL_BUCKET names another) into
+# MODELS_DIR and checked against its manifest (classifier.model_store).
+MODEL_STORE = os.environ.get("BIRDSITE_MODEL_STORE", "").strip().lower() or "local"
+if MODEL_STORE not in {"local", "s3"}:
+    raise ImproperlyConfigured(f"BIRDSITE_MODEL_STORE is local or s3, not {MODEL_STORE!r}.")
+if MODEL_STORE == "s3" and not USE_S3:
+    raise ImproperlyConfigured("BIRDSITE_MODEL_STORE=s3 needs S3: set AWS_STORAGE_BUCKET_NAME.")
+MODEL_BUCKET = os.environ.get("BIRDSITE_MODEL_BUCKET") or AWS_STORAGE_BUCKET_NAME
+# The model bucket's endpoint when it is not the photos' (AWS_S3_ENDPOINT_URL); same credentials.
+MODEL_S3_ENDPOINT_URL = os.environ.get("BIRDSITE_MODEL_S3_ENDPOINT_URL", "")
 # Largest upload accepted (bytes), and largest photo in pixels decoded.
 MAX_UPLOAD_BYTES = env_int("BIRDSITE_MAX_UPLOAD_BYTES", 10 * 1024 * 1024)
 MAX_IMAGE_PIXELS = env_int("BIRDSITE_MAX_IMAGE_PIXELS", 40_000_000)

@@ -6,6 +6,16 @@ engine serves it here (`settings.MODEL_RUNTIME`; `auto` asks `ml.agreement.choos
 promotion (the symlink moves) or a finished agreement check is picked up without a restart;
 requests keep using what is loaded until its successor is.
 
+With the S3 model store (`BIRDSITE_MODEL_STORE=s3`), the active model is the version of the
+latest `ModelPromotion` instead, read at the same recheck (one query of a small table, cached in
+the worker until the next): a version this host lacks is fetched into `MODELS_DIR/<version>` and
+checked against its manifest (`classifier.model_store.fetch`) before it is loaded. While it
+cannot be (S3 or the database down, a file that fails its checksum), the worker keeps serving
+what it has, says `stale` in `/readyz`, logs why, and tries again at each recheck.
+
+A refresh runs in one request thread of the worker; the others go on with the loaded model
+meanwhile instead of waiting for it.
+
 With `auto`, a model whose engines are not all checked on this host yet is served on LiteRT
 while a separate process (`python -m ml check_runtimes`, started here once per model and
 worker; the check's own lock keeps it to one per host) compares them on real photos.
@@ -23,8 +33,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from django.conf import settings
+from django.db import DatabaseError
 from PIL import Image
 
+from classifier import model_store
 from classifier.uploads import rejection_for
 from ml import registry
 from ml.agreement import AgreementStore, choose_engine
@@ -54,6 +66,8 @@ class _Loaded:
     engine: Engine | None = None
     predictor: Predictor | None = None
     checked_at: float = float("-inf")
+    wanted: str | None = None  # the active version when it is not the one served (stale)
+    stale_reason: str = ""
     checks_started: set[str] = field(default_factory=set)  # model versions
     failed: set[tuple[str, Engine]] = field(default_factory=set)  # (model version, engine)
 
@@ -67,33 +81,71 @@ def active_model_dir() -> Path | None:
     return registry.active_model_dir(models_root=Path(settings.MODELS_DIR))
 
 
+def active_version() -> str | None:
+    """The version the site serves: the latest promotion's with the S3 model store, else that of
+    the model the `active` link points to."""
+    if model_store.enabled():
+        return model_store.active_version()
+    model_dir = active_model_dir()
+    return None if model_dir is None else ModelDir.open(path=model_dir).version
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    """What `/readyz` says of the model: the version served and, when it is `stale`, the
+    version that is active but could not be fetched yet."""
+
+    version: str
+    stale: bool
+    active: str
+
+
+def model_status() -> ModelStatus:
+    """The served model's status; raises `ClassifierUnavailable` when none is loaded."""
+    predictor = get_predictor()
+    wanted = _loaded.wanted
+    return ModelStatus(predictor.version, wanted is not None, wanted or predictor.version)
+
+
 def get_predictor() -> Predictor:
     """The active model's predictor; raises `ClassifierUnavailable` when there is none."""
     now = time.monotonic()
-    if _loaded.predictor is not None and now - _loaded.checked_at < RECHECK_SECONDS:
-        return _loaded.predictor
-    with _lock:
+    current = _loaded.predictor
+    if current is not None and now - _loaded.checked_at < RECHECK_SECONDS:
+        return current
+    if current is not None:
+        if not _lock.acquire(blocking=False):  # another thread refreshes: serve what is loaded
+            return current
+    else:
+        _lock.acquire()
+    try:
         if _loaded.predictor is None or now - _loaded.checked_at >= RECHECK_SECONDS:
             _refresh(now)
         if _loaded.predictor is None:
             raise ClassifierUnavailable()
         return _loaded.predictor
+    finally:
+        _lock.release()
 
 
 def _refresh(now: float) -> None:
-    """Load the model the `active` link points to on the engine chosen for it, unless that is
-    what is loaded already."""
+    """Load the active model on the engine chosen for it, unless that is what is loaded
+    already."""
     _loaded.checked_at = now
-    model_dir = active_model_dir()
     try:
-        model = None if model_dir is None else ModelDir.open(path=model_dir)
+        model = _active_model()
     except ModelDirError:  # replaced between the link's check and ours: the next refresh
+        return
+    except _Stale as stale:
+        _mark_stale(version=stale.version, reason=stale.reason)
         return
     if model is None:
         _loaded.model_dir, _loaded.engine, _loaded.predictor = None, None, None
+        _loaded.wanted = None
         return
     engine = _engine_for(model)
     if (model.path, engine) == (_loaded.model_dir, _loaded.engine) and _loaded.predictor:
+        _loaded.wanted = None
         return
     predictor = _load_predictor(model, engine)
     if predictor is None and engine != REFERENCE:
@@ -102,8 +154,11 @@ def _refresh(now: float) -> None:
     if predictor is None:
         if _loaded.predictor is None:
             _loaded.model_dir, _loaded.engine = None, None
+        else:
+            _mark_stale(version=model.version, reason="it cannot be loaded (the error is above)")
         return
     _loaded.model_dir, _loaded.engine, _loaded.predictor = model.path, predictor.engine, predictor
+    _loaded.wanted = None
     logger.info(
         "loaded model %s on %s",
         predictor.version,
@@ -114,6 +169,49 @@ def _refresh(now: float) -> None:
             "engine": predictor.engine.key,
         },
     )
+
+
+class _Stale(Exception):
+    """The active model cannot be had now; what is loaded keeps serving."""
+
+    def __init__(self, *, version: str | None, reason: str) -> None:
+        super().__init__(reason)
+        self.version, self.reason = version, reason
+
+
+def _active_model() -> ModelDir | None:
+    """The active model directory (fetched from the S3 model store when that is on); None
+    when no model is active. Raises `_Stale` when the store or the database fails."""
+    if not model_store.enabled():
+        model_dir = active_model_dir()
+        return None if model_dir is None else ModelDir.open(path=model_dir)
+    try:
+        version = model_store.active_version()
+    except DatabaseError as error:
+        raise _Stale(version=None, reason=f"the active version cannot be read: {error}") from error
+    if version is None:
+        return None
+    try:
+        return model_store.fetch(version=version, models_root=Path(settings.MODELS_DIR))
+    except model_store.ModelStoreError as error:
+        raise _Stale(version=version, reason=str(error)) from error
+
+
+def _mark_stale(*, version: str | None, reason: str) -> None:
+    """Keep serving the loaded model; say why once per reason (not at every recheck)."""
+    served = _loaded.predictor.version if _loaded.predictor else None
+    if version is None or version == served:
+        return  # the database is down: nothing is known to be newer than what is served
+    changed = _loaded.wanted != version or _loaded.stale_reason != reason
+    _loaded.wanted, _loaded.stale_reason = version, reason
+    if changed:
+        logger.warning(
+            "model %s is active but cannot be served yet, serving %s: %s",
+            version,
+            served or "no model",
+            reason,
+            extra={"model_version": served, "active_version": version},
+        )
 
 
 def _engine_for(model: ModelDir) -> Engine:
@@ -176,6 +274,7 @@ def reset_predictor() -> None:
     with _lock:
         _loaded.model_dir, _loaded.engine, _loaded.predictor = None, None, None
         _loaded.checked_at = float("-inf")
+        _loaded.wanted, _loaded.stale_reason = None, ""
         _loaded.checks_started.clear()
         _loaded.failed.clear()
 

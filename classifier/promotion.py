@@ -8,6 +8,11 @@ the one served before) and records the switch in `ModelPromotion`. A rollback ac
 `previous`, so the model rolled back from becomes `previous` in turn. Running workers pick the
 new model up without a restart: `classifier.active_model.get_predictor()` re-reads where `active`
 points every few seconds and loads the new model directory when it changed.
+
+With the S3 model store (`BIRDSITE_MODEL_STORE=s3`, `classifier.model_store`) no link moves: the
+model is uploaded to the bucket (once per version) and the record alone makes it active, for
+every host; a rollback activates the version active before the current one, fetched (and
+checked) from the store.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
+from classifier import model_store
 from classifier.models import ModelPromotion, Species
 from ml import registry
 from ml.model_dir import ModelDir
@@ -78,28 +84,56 @@ def activate_model(
             f"table ({shown}). Load them first (manage.py load_species --data DIR), then: "
             f"manage.py promote_model {model.path}"
         )
+    if model_store.enabled():
+        try:
+            stored_at = model_store.publish(model=model)
+        except model_store.ModelStoreError as error:
+            raise PromotionError(f"Not promoted, nothing changed: {error}") from error
+        return _record(model=model, model_path=stored_at, action=action, by=performed_by)
     with transaction.atomic():
-        record = ModelPromotion.objects.create(
-            action=action,
-            version=model.version,
-            model_path=str(model.path),
-            metrics=model.metrics,
-            performed_by=performed_by,
-        )
+        record = _record(model=model, model_path=str(model.path), action=action, by=performed_by)
         registry.activate(model_dir=model.path, models_root=models_dir)
     return record
+
+
+def _record(
+    *, model: ModelDir, model_path: str, action: ModelPromotion.Action, by: str
+) -> ModelPromotion:
+    return ModelPromotion.objects.create(
+        action=action,
+        version=model.version,
+        model_path=model_path,
+        metrics=model.metrics,
+        performed_by=by,
+    )
 
 
 def rollback_model(*, performed_by: str, models_dir: Path | None = None) -> ModelPromotion:
     """Make the `previous` model active again (the current one becomes `previous`, so a second
     rollback undoes the first), through `activate_model`."""
     models_dir = Path(models_dir or settings.MODELS_DIR)
-    previous = registry.previous_model_dir(models_root=models_dir)
+    previous = (
+        _previous_in_store(models_dir=models_dir)
+        if model_store.enabled()
+        else registry.previous_model_dir(models_root=models_dir)
+    )
     if previous is None:
-        raise PromotionError(f"There is no previous model to roll back to in {models_dir}.")
+        where = "the promotion history" if model_store.enabled() else models_dir
+        raise PromotionError(f"There is no previous model to roll back to in {where}.")
     return activate_model(
         model_dir=previous,
         performed_by=performed_by,
         action=ModelPromotion.Action.ROLLBACK,
         models_dir=models_dir,
     )
+
+
+def _previous_in_store(*, models_dir: Path) -> Path | None:
+    """The local copy of the version active before the current one (fetched when missing)."""
+    version = model_store.previous_version()
+    if version is None:
+        return None
+    try:
+        return model_store.fetch(version=version, models_root=models_dir).path
+    except model_store.ModelStoreError as error:
+        raise PromotionError(f"Not rolled back, nothing changed: {error}") from error

@@ -21,8 +21,9 @@ from django.views.decorators.http import require_safe
 
 logger = logging.getLogger("birdsite.health")
 
-# A readiness check returns a short detail ("ok", "ok: <version>") or raises when not ready.
-ReadinessCheck = Callable[[], str]
+# A readiness check returns a short detail ("ok", "ok: <version>"), or a dict of fields for its
+# entry (a "detail" among them), or raises when not ready.
+ReadinessCheck = Callable[[], str | dict[str, str | bool]]
 
 
 def _database() -> str:
@@ -67,7 +68,11 @@ def readyz(request: HttpRequest) -> JsonResponse:
     results: dict[str, dict[str, str | bool]] = {}
     for name, check in sorted(CHECKS.items()):
         try:
-            results[name] = {"ok": True, "detail": check()}
+            answer = check()
+            results[name] = {
+                "ok": True,
+                **(answer if isinstance(answer, dict) else {"detail": answer}),
+            }
         except Exception as error:  # any failure means "not ready", never a 500
             # The reason goes to the log only: the probe may be reachable from outside.
             logger.warning("readiness check %s failed: %r", name, error)

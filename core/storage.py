@@ -120,16 +120,33 @@ class SharedModelS3Storage(S3Storage):
     """
 
     def _create_session(self) -> boto3.Session:
-        core = botocore.session.get_session()
-        core.register_component("data_loader", shared_loader())
-        if self.session_profile:
-            return boto3.Session(profile_name=self.session_profile, botocore_session=core)
-        return boto3.Session(
-            aws_access_key_id=self.access_key,
-            aws_secret_access_key=self.secret_key,
-            aws_session_token=self.security_token,
-            botocore_session=core,
+        return shared_session(
+            profile=self.session_profile,
+            access_key=self.access_key,
+            secret_key=self.secret_key,
+            token=self.security_token,
         )
+
+
+def shared_session(
+    *,
+    profile: str | None = None,
+    access_key: str | None = None,
+    secret_key: str | None = None,
+    token: str | None = None,
+) -> boto3.Session:
+    """A boto3 session on the process's shared data loader (a profile, or keys; neither: the
+    default chain, e.g. an instance role)."""
+    core = botocore.session.get_session()
+    core.register_component("data_loader", shared_loader())
+    if profile:
+        return boto3.Session(profile_name=profile, botocore_session=core)
+    return boto3.Session(
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        aws_session_token=token,
+        botocore_session=core,
+    )
 
 
 def photo_origin() -> str:

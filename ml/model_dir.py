@@ -152,6 +152,34 @@ def write_model_dir(
     return ModelDir.open(path=target)
 
 
+def file_digests(*, path: Path) -> dict[str, str]:
+    """The sha256 of every file in the model directory at `path`, by its path relative to it
+    ("/"-separated): what a copy of it elsewhere (the S3 model store) is checked against."""
+    path = Path(path)
+    return {
+        file.relative_to(path).as_posix(): _sha256(file)
+        for file in sorted(path.rglob("*"))
+        if file.is_file()
+    }
+
+
+def mismatched_files(*, path: Path, digests: dict[str, str]) -> list[str]:
+    """The names in `digests` whose file under `path` is missing or has other contents, and the
+    files under `path` that `digests` does not name; [] when the folder is exactly that."""
+    found = file_digests(path=path)
+    return sorted(
+        name for name in digests.keys() | found.keys() if found.get(name) != digests.get(name)
+    )
+
+
+def _sha256(file: Path) -> str:
+    digest = hashlib.sha256()
+    with file.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def _content_version(folder: Path) -> str:
     """Short hash of the files the served answers depend on."""
     digest = hashlib.sha256()

@@ -91,6 +91,14 @@ def test_registered_checks_report_their_detail_in_name_order(client, checks):
     assert body["checks"]["queue"] == {"ok": True, "detail": "ok: 3 waiting"}
 
 
+def test_a_check_may_answer_fields_of_its_own(client, checks):
+    del checks["model"]
+    health.register_check(name="queue", check=lambda: {"detail": "ok: 3", "stale": True})
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["checks"]["queue"] == {"ok": True, "detail": "ok: 3", "stale": True}
+
+
 def test_a_check_name_belongs_to_one_check(checks):
     health.register_check(name="queue", check=queue_is_gone)
     health.register_check(name="queue", check=queue_is_gone)  # the same check again: no change

@@ -75,12 +75,13 @@ def compose_source() -> dict:
     return yaml.safe_load(COMPOSE_FILE.read_text())
 
 
-def compose_config(env_file: Path = ENV_EXAMPLE) -> dict:
-    """The compose file resolved by `docker-compose config` with the values of `env_file`."""
+def compose_config(env_file: Path = ENV_EXAMPLE, env: dict[str, str] | None = None) -> dict:
+    """The compose file resolved by `docker-compose config` with the values of `env_file`, and
+    of `env` over them (as a shell's variables would be)."""
     result = subprocess.run(
         ["docker-compose", "--env-file", str(env_file), "-f", str(COMPOSE_FILE), "config"],
         # Variables of the calling shell would win over the file's: pass none of them.
-        env={"PATH": os.environ["PATH"]},
+        env={"PATH": os.environ["PATH"], **(env or {})},
         capture_output=True,
         text=True,
         check=False,
@@ -168,13 +169,14 @@ def local_nginx(
     *,
     http_port: int,
     https_port: int,
-    upstream: str,
+    upstreams: list[str],
     s3_upstream: str,
     static_root: Path,
 ) -> Path:
     """Render the template for an nginx on this machine, the way compose does; returns nginx.conf.
 
-    The values are compose's nginx environment with the addresses and paths of this machine.
+    The values are compose's nginx environment with the addresses and paths of this machine;
+    `upstreams` are the gunicorns' host:port.
     """
     cert, key = self_signed_certificate(prefix / "tls")
     values = {
@@ -192,7 +194,7 @@ def local_nginx(
         "NGINX_SSL_CERTIFICATE_KEY": str(key),
         "NGINX_ACME_ROOT": str(prefix / "acme"),
         "NGINX_STATIC_ROOT": str(static_root),
-        "NGINX_UPSTREAM": upstream,
+        "NGINX_UPSTREAM_SERVERS": " ".join(f"server {address};" for address in upstreams),
         "NGINX_S3_UPSTREAM": s3_upstream,
     }
     assert set(values) == template_variables()

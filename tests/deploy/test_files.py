@@ -203,9 +203,23 @@ def test_compose_services_and_their_wiring() -> None:
         for name, s in services.items()
     }
     assert "/srv/static" in mounts["migrate"] and "/srv/static" in mounts["nginx"]
-    assert "/srv/birdsite/models" in mounts["web"] and "/srv/birdsite/models" in mounts["trainer"]
+    assert "/srv/birdsite/models" in mounts["trainer"]
     assert "/etc/nginx/templates/default.conf.template" in mounts["nginx"]
     assert services["migrate"]["environment"]["DJANGO_STATIC_ROOT"] == "/srv/static"
+
+
+def test_web_scales_out_on_the_model_store() -> None:
+    """`--scale web=N`: nothing a replica cannot share (a name, a published port, a disk), the
+    models from the bucket, and Nginx's upstream over every replica of the service."""
+    config = files.compose_config(env={"WEB_REPLICAS": "3"})
+    web = config["services"]["web"]
+    assert web["deploy"]["replicas"] == 3
+    assert "container_name" not in web and "ports" not in web
+    assert web["environment"]["BIRDSITE_MODEL_STORE"] == "s3"
+    assert not [v for v in web.get("volumes", []) if "models" in str(v)]
+    upstream = config["services"]["nginx"]["environment"]["NGINX_UPSTREAM_SERVERS"]
+    assert upstream == "server web:8000;"
+    assert files.compose_config()["services"]["web"]["deploy"]["replicas"] == 1
 
 
 def test_nginx_body_limit_matches_the_app_upload_limit() -> None:
@@ -259,7 +273,7 @@ def test_rendered_nginx_conf_passes_nginx_t(tmp_path: Path) -> None:
         tmp_path,
         http_port=8080,
         https_port=8443,
-        upstream="127.0.0.1:8000",
+        upstreams=["127.0.0.1:8000", "127.0.0.1:8001"],
         s3_upstream="127.0.0.1:9000",
         static_root=tmp_path / "static",
     )

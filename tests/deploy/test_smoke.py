@@ -2,8 +2,12 @@
 the Nginx template, on this machine's PostgreSQL, Redis and S3 endpoint, with production settings
 (compose's environment: DEBUG off, HTTPS only, behind a TLS-terminating proxy).
 
-    client --HTTPS--> nginx (deploy/nginx.conf.template) --> gunicorn (deploy/gunicorn.conf.py)
-                                                              -> PostgreSQL, Redis, S3, the model
+    client --HTTPS--> nginx (deploy/nginx.conf.template) --> gunicorn a (deploy/gunicorn.conf.py)
+                                                         `-> gunicorn b
+                                                 each -> PostgreSQL, Redis, S3 (photos, models)
+
+The two gunicorns are two web hosts (or replicas): their own data dirs, nothing shared on disk;
+the model is promoted to the S3 model store, as compose's environment says.
 """
 
 from __future__ import annotations
@@ -22,7 +26,15 @@ from pathlib import Path
 import pytest
 import requests
 
-from benchmarks.stack import database_url, free_port, temporary_database, wait_for_port
+from benchmarks.stack import (
+    create_species,
+    database_url,
+    free_port,
+    manage,
+    temporary_database,
+    wait_for_port,
+)
+from ml.model_dir import ModelDir
 from tests.conftest import REPO, S3_CREDENTIALS, bucket_keys, which
 from tests.deploy import files
 
@@ -45,8 +57,10 @@ class Deployment:
     http: str  # http://host:port of nginx
     https: str  # https://host:port of nginx
     ca: Path  # the self-signed certificate, to verify nginx's TLS
-    env: dict[str, str]  # the app's environment
+    env: dict[str, str]  # the app's environment (of web host a)
     bucket: str
+    logs: list[Path]  # each gunicorn's output
+    version: str  # the model promoted
 
     def session(self) -> requests.Session:
         session = requests.Session()
@@ -90,13 +104,9 @@ def deployment(
     root = tmp_path_factory.mktemp("deploy")
     logs = root / "logs"  # gunicorn's and nginx's output, to read when something fails
     logs.mkdir()
-    # The data dir web reads: models/active -> the model trained by the tests.
-    data_dir = root / "data"
-    (data_dir / "models").mkdir(parents=True)
-    (data_dir / "models" / "active").symlink_to(small_model_dir.resolve())
     bucket = f"deploy-{uuid.uuid4().hex[:12]}"
     s3_client.create_bucket(Bucket=bucket)
-    gunicorn_port, http_port, https_port = free_port(), free_port(), free_port()
+    gunicorn_ports, http_port, https_port = [free_port(), free_port()], free_port(), free_port()
     https = f"https://{HOST}:{https_port}"
 
     # Compose's web environment with this machine's addresses instead of the containers'.
@@ -117,24 +127,34 @@ def deployment(
         "AWS_S3_REGION_NAME": "us-east-1",
         "AWS_ACCESS_KEY_ID": S3_CREDENTIALS["aws_access_key_id"],
         "AWS_SECRET_ACCESS_KEY": S3_CREDENTIALS["aws_secret_access_key"],
-        "BIRDSITE_DATA_DIR": str(data_dir),
-        "GUNICORN_BIND": f"{HOST}:{gunicorn_port}",
     }
     assert env["DJANGO_SECURE_PROXY_SSL_HEADER"] == "1"
+    assert env["BIRDSITE_MODEL_STORE"] == "s3"
 
     # The compose `migrate` service: migrations and static files into the folder Nginx serves.
     release = files.compose_source()["services"]["migrate"]["command"]
     result = subprocess.run(release, cwd=REPO, env=env, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
 
+    # The trainer's step: the model's species, then the promotion (uploaded to the bucket).
+    operator = {**env, "BIRDSITE_DATA_DIR": str(root / "operator")}
+    create_species(operator, ModelDir.open(path=small_model_dir).species)
+    manage(operator, "promote_model", str(small_model_dir))
+
+    hosts = [
+        {**env, "BIRDSITE_DATA_DIR": str(root / f"host-{n}"), "GUNICORN_BIND": f"{HOST}:{port}"}
+        for n, port in enumerate(gunicorn_ports)
+    ]
     with ExitStack() as stack:
-        start(stack, files.image_command("web"), env=env, log=logs / "gunicorn.log")
-        wait_for_port(gunicorn_port, timeout=60)
+        for n, host in enumerate(hosts):
+            start(stack, files.image_command("web"), env=host, log=logs / f"gunicorn-{n}.log")
+        for port in gunicorn_ports:
+            wait_for_port(port, timeout=60)
         conf = files.local_nginx(
             root / "nginx",
             http_port=http_port,
             https_port=https_port,
-            upstream=f"{HOST}:{gunicorn_port}",
+            upstreams=[f"{HOST}:{port}" for port in gunicorn_ports],
             s3_upstream=s3_endpoint.removeprefix("http://"),
             static_root=root / "static",
         )
@@ -145,8 +165,10 @@ def deployment(
             http=f"http://{HOST}:{http_port}",
             https=https,
             ca=root / "nginx" / "tls" / "fullchain.pem",
-            env=env,
+            env=hosts[0],
             bucket=bucket,
+            logs=[logs / f"gunicorn-{n}.log" for n in range(len(hosts))],
+            version=ModelDir.open(path=small_model_dir).version,
         )
 
 
@@ -228,7 +250,15 @@ def test_sign_up_identify_and_keep_a_sighting(
     assert bucket_keys(s3_client, deployment.bucket)  # the photo went to S3
 
 
-def test_readyz_is_ok(deployment: Deployment) -> None:
-    response = deployment.session().get(f"{deployment.https}/readyz")
-    assert response.status_code == 200, response.text
-    assert response.json()["status"] == "ok"
+def test_readyz_is_ok_on_every_host_with_the_promoted_model(deployment: Deployment) -> None:
+    session = deployment.session()
+    for _ in range(4):  # round robin: each host answers twice
+        response = session.get(f"{deployment.https}/readyz")
+        assert response.status_code == 200, response.text
+        assert response.json()["status"] == "ok"
+        model = response.json()["checks"]["model"]
+        assert (model["version"], model["stale"]) == (deployment.version, False)
+    for log in deployment.logs:  # each host fetched the model from the bucket and answered
+        text = log.read_text()
+        assert f"fetched model {deployment.version}" in text
+        assert '"path": "/readyz"' in text

@@ -18,7 +18,8 @@ class Command(SwitchCommand):
         "the current model is kept as 'previous' for rollback_model, and the switch is recorded. "
         "Refused when some of the model's species are not in the Species table. Running workers "
         "pick the new model up within a few seconds, without a restart (get_predictor() re-reads "
-        "where the 'active' link points)."
+        "where the 'active' link points). With BIRDSITE_MODEL_STORE=s3 the model is uploaded to "
+        "the model bucket instead (once per version) and every web host fetches it."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:

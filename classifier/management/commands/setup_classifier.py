@@ -7,7 +7,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from classifier.active_model import active_model_dir
+from classifier.active_model import active_version
 from classifier.management.model_switch import switch_or_fail
 from classifier.promotion import activate_model, default_operator
 from ml.backbone import ensure_backbone
@@ -44,9 +44,9 @@ class Command(BaseCommand):
     def handle(self, *args, data, names, hold_out, params, **options):
         for made in ensure_backbone("lite0").made:
             self.stdout.write(f"Backbone: made {made}")
-        active = active_model_dir()
+        active = active_version()
         if active is not None:
-            self.stdout.write(f"Classifier ready: model {active.name} is active.")
+            self.stdout.write(f"Classifier ready: model {active} is active.")
             return
         if not Path(data[0]).is_dir():
             self.stdout.write(
