@@ -35,6 +35,15 @@ class SparkUnavailable(ValueError):
     """Spark cannot run the search as asked (pyspark missing, or a Spark Connect master)."""
 
 
+def trial_threads(*, master: str, parallelism: int) -> int | None:
+    """TensorFlow threads per trial on this machine (`local` masters): its cores shared out
+    among the trials run at once, as gunicorn shares them among workers. Left to the cluster's
+    executors otherwise (their `spark.executorEnv.TF_NUM_INTRAOP_THREADS`)."""
+    if not master.startswith("local"):
+        return None
+    return max(1, len(os.sched_getaffinity(0)) // parallelism)
+
+
 def local_master(parallelism: int) -> str:
     """The default master: this machine, one task slot per trial run at once."""
     return f"local[{parallelism}]"
@@ -62,8 +71,13 @@ def spark_trials(*, master: str, parallelism: int, done: Trials) -> Iterator[Tri
         ) from exc
     existing = SparkSession.getActiveSession()
     os.environ["PYSPARK_PYTHON"] = os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    builder = SparkSession.builder
+    threads = trial_threads(master=master, parallelism=parallelism)
+    if threads is not None:  # each trial's TensorFlow would start a thread per core
+        for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
+            builder = builder.config(f"spark.executorEnv.{name}", str(threads))
     session = (
-        SparkSession.builder.master(master)
+        builder.master(master)
         .appName(APP_NAME)
         .config("spark.python.daemon.module", "ml.spark_daemon")
         .config("spark.executorEnv.PYTHONPATH", str(REPO_ROOT))
