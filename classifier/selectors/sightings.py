@@ -112,13 +112,14 @@ def place_for_viewer(*, sighting: Sighting, user: User | AnonymousUser) -> Place
         return Place(sighting.place_name, sighting.latitude, sighting.longitude, coarsened=False)
     return Place(
         sighting.place_name,
-        _coarsen(sighting.latitude),
-        _coarsen(sighting.longitude),
+        coarsen(sighting.latitude),
+        coarsen(sighting.longitude),
         coarsened=sighting.latitude is not None,
     )
 
 
-def _coarsen(value: Decimal | None) -> Decimal | None:
+def coarsen(value: Decimal | None) -> Decimal | None:
+    """A coordinate rounded to `COARSE_PLACE_STEP` (about 10 km)."""
     if value is None:
         return None
     return (value / COARSE_PLACE_STEP).quantize(Decimal(1), rounding=ROUND_HALF_UP) * (
