@@ -10,6 +10,7 @@ a query. docs/architecture.md, "Maps and seen near here", says why.
 
 from __future__ import annotations
 
+import calendar
 import math
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -37,6 +38,10 @@ class NearbyPlace:
     latitude: Decimal
     longitude: Decimal
     month: int
+
+    @property
+    def month_name(self) -> str:
+        return calendar.month_name[self.month]
 
 
 def nearby_place(
