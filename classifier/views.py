@@ -26,7 +26,12 @@ from classifier.charts import bar_chart
 from classifier.ebird import ebird_export, ebird_response
 from classifier.forms import LifeListSortForm, SightingFilterForm, SightingForm
 from classifier.models import PendingPhoto, Species, Verdict
-from classifier.selectors.gallery import get_species, public_sightings_of, species_catalogue
+from classifier.selectors.gallery import (
+    get_species,
+    public_sightings,
+    public_sightings_of,
+    species_catalogue,
+)
 from classifier.selectors.identification import (
     SuggestedSpecies,
     get_pending_photo,
@@ -39,6 +44,7 @@ from classifier.selectors.sightings import (
     export_rows,
     get_owned_sighting,
     get_visible_sighting,
+    map_points,
     place_for_viewer,
     sightings_for_owner,
 )
@@ -286,7 +292,13 @@ def species_detail(request: HttpRequest, slug: str) -> HttpResponse:
     return render(
         request,
         "classifier/species_detail.html",
-        {"species": species, "sightings": public_sightings_of(species=species)},
+        {
+            "species": species,
+            "sightings": public_sightings_of(species=species),
+            "map_points": map_points(
+                sightings=public_sightings(species=species), user=request.user
+            ),
+        },
     )
 
 
@@ -314,6 +326,7 @@ def sighting_list(request: HttpRequest) -> HttpResponse:
             "page_query": urlencode(query),
             "filter_query": urlencode({k: v for k, v in query.items() if k in criteria}),
             "species_names": Species.objects.order_by("name"),
+            "map_points": map_points(sightings=log, user=request.user),
         },
     )
 
