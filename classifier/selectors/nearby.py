@@ -102,6 +102,7 @@ def species_seen_near(
     return set(
         sightings.alias(closeness=closeness)
         .filter(closeness__gte=math.cos(_ANGLE))
+        .order_by()  # no default ordering: DISTINCT on the species alone
         .values_list("species_id", flat=True)
         .distinct()
     )
