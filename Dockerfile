@@ -4,7 +4,7 @@
 #   trainer  the ML pipeline (TensorFlow) running the management commands that build models into
 #            the models volume the web containers read. docker build --target trainer .
 # Both install the same requirement files, with the same constraints, as scripts/setup. The site's
-# front-end packages (Cropper.js) come from npm in a build stage, as scripts/setup installs them;
+# front-end packages (Cropper.js, Leaflet) come from npm in a build stage, as scripts/setup installs them;
 # only their dist files reach the web image, served as static files (no CDN, no Node at runtime).
 
 # npm ci from the lock file, without devDependencies (axe-core is for the browser tests).
@@ -58,8 +58,9 @@ CMD ["deploy/train.sh"]
 
 FROM base AS web
 COPY --from=source /app /app
-# settings.STATICFILES_DIRS serves node_modules/cropperjs/dist as static/vendor/cropperjs/.
+# settings.STATICFILES_DIRS serves node_modules/<package>/dist as static/vendor/<package>/.
 COPY --from=assets /app/node_modules/cropperjs/dist /app/node_modules/cropperjs/dist
+COPY --from=assets /app/node_modules/leaflet/dist /app/node_modules/leaflet/dist
 # Hashed, compressed static files for whitenoise; the compose `migrate` service copies them
 # into the volume Nginx serves (deploy/release.sh).
 RUN DJANGO_SECRET_KEY=image-build-only python manage.py collectstatic --no-input

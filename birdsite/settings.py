@@ -174,6 +174,7 @@ NODE_MODULES = BASE_DIR / "node_modules"
 STATICFILES_DIRS = [
     BASE_DIR / "static",
     ("vendor/cropperjs", NODE_MODULES / "cropperjs" / "dist"),
+    ("vendor/leaflet", NODE_MODULES / "leaflet" / "dist"),
 ]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("DJANGO_MEDIA_ROOT") or DATA_DIR / "media")
@@ -277,6 +278,16 @@ CONTENT_SECURITY_POLICY = (
 )
 CONTENT_SECURITY_POLICY_REPORT_ONLY = (
     {"DIRECTIVES": SECURITY_POLICY_DIRECTIVES} if SECURITY_POLICY_REPORT_ONLY else None
+)
+# Map tiles (Leaflet, classifier/templatetags/birdsite.py): a tile URL template, OpenStreetMap's
+# tile server by default; empty: maps without tiles (markers and popups still work). Its origin is
+# added to `img-src` only when set (core.headers). The attribution is HTML shown on every map.
+BIRDSITE_MAP_TILES = os.environ.get(
+    "BIRDSITE_MAP_TILES", "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+)
+BIRDSITE_MAP_ATTRIBUTION = os.environ.get(
+    "BIRDSITE_MAP_ATTRIBUTION",
+    '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors',
 )
 if env_bool("DJANGO_SECURE_PROXY_SSL_HEADER", False):
     # Behind Nginx/ALB, which terminates TLS and sets X-Forwarded-Proto.

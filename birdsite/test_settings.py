@@ -15,6 +15,8 @@ os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,testserver")
 # LiteRT, unless a test asks for `auto`: otherwise every process that serves a model would start
 # a background runtime check (tests/serving/test_runtime_choice.py tests that path).
 os.environ.setdefault("BIRDSITE_RUNTIME", "litert")
+# Maps without tiles: the tests load nothing from other sites (the header tests turn them on).
+os.environ.setdefault("BIRDSITE_MAP_TILES", "")
 
 from birdsite.settings import *  # noqa: F403
 

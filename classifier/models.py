@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from pathlib import PurePosixPath
 
@@ -9,6 +10,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 
 from ml import constants as ml_constants
 
@@ -255,6 +257,12 @@ class Sighting(BoxMixin, PlaceMixin):
         Species, null=True, blank=True, on_delete=models.PROTECT, related_name="sightings"
     )
     observed_at = models.DateTimeField()
+    # The month of `observed_at` in the site's time zone (1-12), kept by `save`: "seen near here"
+    # asks by month of any year through the index below (a stored column, not a function of
+    # `observed_at`, so SQLite and PostgreSQL use the same plain index).
+    observed_month = models.PositiveSmallIntegerField(
+        editable=False, validators=[MinValueValidator(1), MaxValueValidator(12)]
+    )
     # How many birds were counted; null: present, not counted (eBird's "X").
     count = models.PositiveIntegerField(
         null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(MAX_COUNT)]
@@ -268,7 +276,15 @@ class Sighting(BoxMixin, PlaceMixin):
 
     class Meta(PlaceMixin.Meta):
         ordering = ["-observed_at", "-id"]
-        indexes = [models.Index(fields=["owner", "-observed_at"])]
+        indexes = [
+            models.Index(fields=["owner", "-observed_at"]),
+            # "Seen near here" (classifier.selectors.nearby): equality on the first three, a
+            # range on latitude, longitude checked in the index.
+            models.Index(
+                fields=["species", "observed_month", "visibility", "latitude", "longitude"],
+                name="classifier_sighting_nearby",
+            ),
+        ]
         constraints = [
             *PlaceMixin.Meta.constraints,
             *BoxMixin.Meta.constraints,
@@ -286,10 +302,35 @@ class Sighting(BoxMixin, PlaceMixin):
                 condition=Q(count__isnull=True) | Q(count__gte=1),
                 name="classifier_sighting_count_positive",
             ),
+            models.CheckConstraint(
+                condition=Q(observed_month__gte=1, observed_month__lte=12),
+                name="classifier_sighting_observed_month_range",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.species or 'Unknown bird'} ({self.observed_at:%Y-%m-%d})"
+
+    def save(self, *args, **kwargs) -> None:
+        self.observed_month = local_month(self.observed_at)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "observed_at" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "observed_month"}
+        super().save(*args, **kwargs)
+
+    def clean_fields(self, exclude=None) -> None:
+        self.observed_month = local_month(self.observed_at)
+        if self.observed_month is None:  # no date: the date field's own error says so
+            exclude = {*(exclude or ()), "observed_month"}
+        super().clean_fields(exclude=exclude)
+
+
+def local_month(moment: object) -> int | None:
+    """The month (1-12) of a moment in the site's time zone (a naive one as it is); None for
+    anything that is not a datetime."""
+    if not isinstance(moment, datetime.datetime):
+        return None
+    return (moment if timezone.is_naive(moment) else timezone.localtime(moment)).month
 
 
 class ModelPromotion(models.Model):

@@ -85,6 +85,29 @@ class PreparedPhoto:
     longitude: Decimal | None
 
 
+@dataclass(frozen=True)
+class PhotoFacts:
+    """What a photo's EXIF says about when and where it was taken."""
+
+    taken_at: datetime | None
+    latitude: Decimal | None
+    longitude: Decimal | None
+
+
+def read_photo_facts(*, data: bytes) -> PhotoFacts:
+    """The EXIF date and GPS position of a photo, from its header (nothing decoded or kept).
+    Raises `UploadRejected` as `prepare_photo` does."""
+    try:
+        return _facts(images.open_image(data, settings.MAX_IMAGE_PIXELS).getexif())
+    except images.ImageRejected as error:
+        raise rejection_for(error) from error
+
+
+def _facts(exif: Image.Exif) -> PhotoFacts:
+    latitude, longitude = _gps_position(exif)
+    return PhotoFacts(taken_at=_taken_at(exif), latitude=latitude, longitude=longitude)
+
+
 def read_upload(*, upload: UploadedFile | None) -> bytes:
     """Read an uploaded file after checking its announced size (refused before reading it all)."""
     if upload is None:
@@ -120,9 +143,7 @@ def rejection_for(error: images.ImageRejected) -> UploadRejected:
 
 def _prepare(data: bytes) -> PreparedPhoto:
     source = images.open_image(data, settings.MAX_IMAGE_PIXELS)
-    exif = source.getexif()
-    taken_at = _taken_at(exif)
-    latitude, longitude = _gps_position(exif)
+    facts = _facts(source.getexif())
     original_size = images.upright_size(source, settings.MAX_IMAGE_PIXELS)  # before any draft
     upright = images.decode_rgb(source, min_side=STORED_MAX_SIDE // 2)
     upright.thumbnail(
@@ -135,9 +156,9 @@ def _prepare(data: bytes) -> PreparedPhoto:
         content=buffer.getvalue(),
         image=clean,
         original_size=original_size,
-        taken_at=taken_at,
-        latitude=latitude,
-        longitude=longitude,
+        taken_at=facts.taken_at,
+        latitude=facts.latitude,
+        longitude=facts.longitude,
     )
 
 

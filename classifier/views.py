@@ -26,18 +26,25 @@ from classifier.charts import bar_chart
 from classifier.ebird import ebird_export, ebird_response
 from classifier.forms import LifeListSortForm, SightingFilterForm, SightingForm
 from classifier.models import PendingPhoto, Species, Verdict
-from classifier.selectors.gallery import get_species, public_sightings_of, species_catalogue
+from classifier.selectors.gallery import (
+    get_species,
+    public_sightings,
+    public_sightings_of,
+    species_catalogue,
+)
 from classifier.selectors.identification import (
     SuggestedSpecies,
     get_pending_photo,
     suggestions_with_species,
 )
 from classifier.selectors.life_list import LifeListSort, life_list
+from classifier.selectors.nearby import NearbyPlace, mark_seen_nearby, nearby_place
 from classifier.selectors.sightings import (
     EXPORT_COLUMNS,
     export_rows,
     get_owned_sighting,
     get_visible_sighting,
+    map_points,
     place_for_viewer,
     sightings_for_owner,
 )
@@ -126,7 +133,7 @@ def pending_photo(request: HttpRequest, pk) -> HttpResponse:
     pending = _pending_or_404(request, pk)
     if request.method == "POST" and not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
-    suggestions = suggestions_with_species(suggestions=pending.suggestions)
+    suggestions = _marked_suggestions(pending)
     form = SightingForm(
         request.POST or None,
         suggestions=suggestions,
@@ -161,13 +168,27 @@ def reidentify_pending_photo(request: HttpRequest, pk) -> HttpResponse:
     except (UploadRejected, ClassifierUnavailable, StorageUnavailable) as error:
         messages.error(request, error.message)
         pending.refresh_from_db()
-        suggestions = suggestions_with_species(suggestions=pending.suggestions)
+        suggestions = _marked_suggestions(pending)
         form = SightingForm(suggestions=suggestions, initial=_pending_initial(pending, suggestions))
         return _pending_page(
             request, pending, form=form, suggestions=suggestions, status=error.status_code
         )
     messages.success(request, "Identified again on the part you chose.")
     return redirect("classifier:pending_photo", pk=pending.pk)
+
+
+def _nearby(pending: PendingPhoto) -> NearbyPlace | None:
+    """What "seen near here" asks about for a photo: its EXIF position and date (else now)."""
+    return nearby_place(
+        latitude=pending.latitude, longitude=pending.longitude, moment=pending.taken_at
+    )
+
+
+def _marked_suggestions(pending: PendingPhoto) -> list[SuggestedSpecies]:
+    return mark_seen_nearby(
+        suggestions=suggestions_with_species(suggestions=pending.suggestions),
+        place=_nearby(pending),
+    )
 
 
 def _pending_page(
@@ -185,6 +206,7 @@ def _pending_page(
             "pending": pending,
             "photo_url": photo_url(file=pending.photo),
             "suggestions": suggestions,
+            "nearby": _nearby(pending),
             "form": form,
             "species_names": Species.objects.order_by("name"),
             "login_query": urlencode(
@@ -270,7 +292,13 @@ def species_detail(request: HttpRequest, slug: str) -> HttpResponse:
     return render(
         request,
         "classifier/species_detail.html",
-        {"species": species, "sightings": public_sightings_of(species=species)},
+        {
+            "species": species,
+            "sightings": public_sightings_of(species=species),
+            "map_points": map_points(
+                sightings=public_sightings(species=species), user=request.user
+            ),
+        },
     )
 
 
@@ -298,6 +326,7 @@ def sighting_list(request: HttpRequest) -> HttpResponse:
             "page_query": urlencode(query),
             "filter_query": urlencode({k: v for k, v in query.items() if k in criteria}),
             "species_names": Species.objects.order_by("name"),
+            "map_points": map_points(sightings=log, user=request.user),
         },
     )
 

@@ -3,7 +3,10 @@ policy) with the photo storage's origin added, and the Permissions-Policy."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from csp.middleware import CSPMiddleware, PolicyParts
+from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
 
 from core.storage import photo_origin
@@ -13,10 +16,20 @@ from core.storage import photo_origin
 PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=()"
 
 
+def map_tile_origin() -> str:
+    """The origin of the map tiles ("" without tiles); a `{s}` subdomain becomes a wildcard."""
+    template = settings.BIRDSITE_MAP_TILES
+    if not template:
+        return ""
+    parts = urlsplit(template)
+    return f"{parts.scheme}://{parts.netloc.replace('{s}', '*')}"
+
+
 class SecurityHeadersMiddleware(CSPMiddleware):
     """django-csp's middleware, plus what only a request can know, plus Permissions-Policy.
 
     - Photos on S3 are presigned URLs on the bucket's endpoint: `img-src` allows its origin.
+    - Map tiles (`BIRDSITE_MAP_TILES`, when set) are images from the tile server's origin.
     - A view's `csp_update` (the API docs' extra directives) applies to whichever policy is sent,
       so that a report-only rollout reports what the enforced policy would block.
     """
@@ -26,9 +39,9 @@ class SecurityHeadersMiddleware(CSPMiddleware):
     ) -> PolicyParts:
         parts = super().get_policy_parts(request, response, report_only)
         update = dict(parts.update or (getattr(response, "_csp_update", None) or {}))
-        origin = photo_origin()
-        if origin:
-            update["img-src"] = [*update.get("img-src", ()), origin]
+        origins = [origin for origin in (photo_origin(), map_tile_origin()) if origin]
+        if origins:
+            update["img-src"] = [*update.get("img-src", ()), *origins]
         parts.update = update
         return parts
 

@@ -13,6 +13,7 @@ from classifier.models import MIN_BOX_SIDE, BoxSource, Sighting, Species, Verdic
 from classifier.selectors.gallery import find_species
 from classifier.selectors.identification import SuggestedSpecies, suggestions_with_species
 from classifier.selectors.life_list import LifeListEntry, LifeListSort
+from classifier.selectors.nearby import NEAR_RADIUS_KM
 from classifier.selectors.sightings import Place, place_for_viewer
 from core import storage
 
@@ -160,10 +161,44 @@ class SuggestionSerializer(serializers.Serializer):
         return SpeciesRefSerializer(species, context=self.context).data
 
 
+def coordinate_field(*, limit: int, name: str) -> serializers.DecimalField:
+    return serializers.DecimalField(
+        max_digits=9,
+        decimal_places=6,
+        min_value=Decimal(-limit),
+        max_value=Decimal(limit),
+        required=False,
+        allow_null=True,
+        help_text=f"{name} in degrees, for seen_nearby (with the other; else the photo's EXIF "
+        "position).",
+    )
+
+
 class PredictRequestSerializer(serializers.Serializer):
     image = UploadField()
     k = serializers.IntegerField(min_value=1, max_value=MAX_K, default=5)
     box = BoxTextField()
+    latitude = coordinate_field(limit=90, name="Latitude")
+    longitude = coordinate_field(limit=180, name="Longitude")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if (attrs.get("latitude") is None) != (attrs.get("longitude") is None):
+            raise serializers.ValidationError(
+                {"latitude": ["Give latitude and longitude together, or neither."]}
+            )
+        return attrs
+
+
+class MarkedSuggestionSerializer(SuggestionSerializer):
+    """A suggestion in the predict and create answers, marked with "seen near here"."""
+
+    seen_nearby = serializers.BooleanField(
+        allow_null=True,
+        help_text=f"Whether the species was logged publicly within about {NEAR_RADIUS_KM:.0f} "
+        "km of the photo's place in the same month of any year (the place rounded to about 10 "
+        "km first; a yes or no only). Null when no place is known: none given and none in the "
+        "photo's EXIF. It marks; the order stays the model's.",
+    )
 
 
 class ModelVersionSerializer(serializers.Serializer):
@@ -173,7 +208,7 @@ class ModelVersionSerializer(serializers.Serializer):
 class PredictionSerializer(serializers.Serializer):
     verdict = serializers.ChoiceField(choices=Verdict.choices)
     model = ModelVersionSerializer()
-    predictions = SuggestionSerializer(many=True)
+    predictions = MarkedSuggestionSerializer(many=True)
     box = UsedBoxField()
     box_source = serializers.ChoiceField(choices=BoxSource.choices, help_text=BOX_SOURCE_HELP)
     photo_width = serializers.IntegerField(help_text="Width of the photo upright, original size.")
@@ -275,6 +310,16 @@ class SightingSerializer(serializers.ModelSerializer):
 
     def get_photo_url(self, sighting: Sighting) -> str:
         return storage.photo_url(file=sighting.photo)
+
+
+class SightingCreatedSerializer(SightingSerializer):
+    """The answer to a create: the sighting, its suggestions marked with "seen near here" (the
+    view puts the marked suggestions in the context)."""
+
+    @extend_schema_field(MarkedSuggestionSerializer(many=True))
+    def get_suggestions(self, sighting: Sighting) -> list[dict[str, Any]]:
+        marked = self.context["suggestions"][sighting.pk]
+        return MarkedSuggestionSerializer(marked, many=True, context=self.context).data
 
 
 def _as_float(value: Decimal | None) -> float | None:

@@ -6,6 +6,7 @@ by `exceptions.api_exception_handler`, so no view translates exceptions itself.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TypeVar
 
 from django.db.models import QuerySet
@@ -32,13 +33,14 @@ from classifier.models import Sighting, Species
 from classifier.selectors.gallery import get_species, species_catalogue
 from classifier.selectors.identification import suggestions_with_species
 from classifier.selectors.life_list import life_list
+from classifier.selectors.nearby import NearbyPlace, mark_seen_nearby, nearby_place
 from classifier.selectors.sightings import (
     get_owned_sighting,
     get_visible_sighting,
     sightings_for_owner,
 )
 from classifier.services import sightings
-from classifier.uploads import read_upload
+from classifier.uploads import PhotoFacts, read_photo_facts, read_upload
 
 # Largest integer the database keys hold; longer ids cannot exist, so the URL does not match.
 ID_PATTERN = r"[0-9]{1,18}"
@@ -114,16 +116,19 @@ class PredictView(JsonErrorsMixin, GenericAPIView):
     def post(self, request: Request) -> Response:
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        data = read_upload(upload=serializer.validated_data["image"])
-        identification = identify(
-            image=data, box=serializer.validated_data.get("box"), k=serializer.validated_data["k"]
-        )
+        fields = serializer.validated_data
+        data = read_upload(upload=fields["image"])
+        identification = identify(image=data, box=fields.get("box"), k=fields["k"])
         result = identification.prediction
-        suggestions = suggestions_with_species(
-            suggestions=[
-                {"species": item.name, "probability": item.probability}
-                for item in result.suggestions
-            ]
+        facts = read_photo_facts(data=data)
+        suggestions = mark_seen_nearby(
+            suggestions=suggestions_with_species(
+                suggestions=[
+                    {"species": item.name, "probability": item.probability}
+                    for item in result.suggestions
+                ]
+            ),
+            place=_place_of_photo(fields, facts=facts, moment=facts.taken_at),
         )
         body = {
             "verdict": result.verdict,
@@ -135,6 +140,17 @@ class PredictView(JsonErrorsMixin, GenericAPIView):
             "photo_height": identification.photo_size[1],
         }
         return Response(s.PredictionSerializer(body, context={"request": request}).data)
+
+
+def _place_of_photo(
+    fields: dict, *, facts: PhotoFacts, moment: datetime | None
+) -> NearbyPlace | None:
+    """The place "seen near here" asks about: the one the caller gave, else the photo's EXIF."""
+    if fields.get("latitude") is not None:
+        return nearby_place(
+            latitude=fields["latitude"], longitude=fields["longitude"], moment=moment
+        )
+    return nearby_place(latitude=facts.latitude, longitude=facts.longitude, moment=moment)
 
 
 @extend_schema_view(
@@ -150,7 +166,7 @@ class PredictView(JsonErrorsMixin, GenericAPIView):
     create=extend_schema(
         summary="Record a sighting from a photo (the classifier's suggestions are stored)",
         request={"multipart/form-data": s.SightingCreateSerializer},
-        responses={201: s.SightingSerializer, **AUTH_ERRORS, **UPLOAD_ERRORS},
+        responses={201: s.SightingCreatedSerializer, **AUTH_ERRORS, **UPLOAD_ERRORS, **errors(429)},
     ),
     update=extend_schema(
         summary="Replace the editable fields of your sighting",
@@ -176,6 +192,12 @@ class SightingViewSet(JsonErrorsMixin, viewsets.GenericViewSet):
     parser_classes = [MultiPartParser, FormParser, JSONParser]
     lookup_value_regex = ID_PATTERN
 
+    def get_throttles(self):
+        """A create identifies a photo (and answers "seen near here"): the predict limits."""
+        if self.action == "create":
+            return [PredictAnonThrottle(), PredictUserThrottle()]
+        return super().get_throttles()
+
     def get_queryset(self) -> QuerySet[Sighting]:
         filters = s.SightingFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
@@ -200,7 +222,16 @@ class SightingViewSet(JsonErrorsMixin, viewsets.GenericViewSet):
         fields = dict(serializer.validated_data)
         data = read_upload(upload=fields.pop("photo"))
         sighting = sightings.create_sighting(owner=request.user, data=data, **fields)
-        return Response(self.get_serializer(sighting).data, status=status.HTTP_201_CREATED)
+        marked = mark_seen_nearby(
+            suggestions=suggestions_with_species(suggestions=sighting.suggestions),
+            place=_place_of_photo(
+                fields, facts=read_photo_facts(data=data), moment=sighting.observed_at
+            ),
+            excluding=sighting,
+        )
+        context = {**self.get_serializer_context(), "suggestions": {sighting.pk: marked}}
+        body = s.SightingCreatedSerializer(sighting, context=context).data
+        return Response(body, status=status.HTTP_201_CREATED)
 
     def update(self, request: Request, pk: str, partial: bool = False) -> Response:
         sighting = self.get_object()

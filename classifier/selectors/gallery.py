@@ -41,10 +41,15 @@ def find_species(*, text: str) -> Species | None:
     return Species.objects.filter(Q(name__iexact=text) | Q(scientific_name__iexact=text)).first()
 
 
-def public_sightings_of(*, species: Species, limit: int = 12) -> QuerySet[Sighting]:
-    """The most recent public sightings of a species."""
+def public_sightings(*, species: Species) -> QuerySet[Sighting]:
+    """The public sightings of a species, most recent first."""
     return (
         Sighting.objects.filter(species=species, visibility=Visibility.PUBLIC)
         .select_related("owner", "species")
-        .order_by("-observed_at", "-id")[:limit]
+        .order_by("-observed_at", "-id")
     )
+
+
+def public_sightings_of(*, species: Species, limit: int = 12) -> QuerySet[Sighting]:
+    """The most recent public sightings of a species."""
+    return public_sightings(species=species)[:limit]

@@ -22,6 +22,8 @@ class SuggestedSpecies:
     name: str
     probability: float
     species: Species | None
+    # "Seen near here" (classifier.selectors.nearby): None when no place was known to ask about.
+    seen_nearby: bool | None = None
 
     @property
     def percent(self) -> int:

@@ -9,12 +9,16 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from accounts.models import User
 from classifier.models import BoxMixin, Sighting, Species, Visibility
 
 # Others see a public sighting's place to about 10 km: enough to share, not enough to find a nest.
 COARSE_PLACE_STEP = Decimal("0.1")
+
+# A map shows at most this many sightings (the newest with a place).
+MAP_MARKER_LIMIT = 500
 
 # The columns of the log export, in order (the box in pixels of the original upright photo).
 EXPORT_COLUMNS = (
@@ -46,6 +50,35 @@ class Place:
 
     def __bool__(self) -> bool:
         return bool(self.name) or self.latitude is not None
+
+
+@dataclass(frozen=True)
+class MapPoint:
+    """A sighting on a map, at the place its viewer may see (`place_for_viewer`)."""
+
+    pk: int
+    latitude: float
+    longitude: float
+    label: str
+
+
+def map_points(*, sightings: QuerySet[Sighting], user: User | AnonymousUser) -> list[MapPoint]:
+    """The newest `MAP_MARKER_LIMIT` of `sightings` that have a place, for `user` to see."""
+    points = []
+    for sighting in sightings.filter(latitude__isnull=False).order_by("-observed_at", "-id")[
+        :MAP_MARKER_LIMIT
+    ]:
+        place = place_for_viewer(sighting=sighting, user=user)
+        name = sighting.species.display_name if sighting.species else "Unknown bird"
+        points.append(
+            MapPoint(
+                pk=sighting.pk,
+                latitude=float(place.latitude),
+                longitude=float(place.longitude),
+                label=f"{name}, {timezone.localtime(sighting.observed_at):%-d %b %Y}",
+            )
+        )
+    return points
 
 
 def sightings_for_owner(
@@ -112,13 +145,14 @@ def place_for_viewer(*, sighting: Sighting, user: User | AnonymousUser) -> Place
         return Place(sighting.place_name, sighting.latitude, sighting.longitude, coarsened=False)
     return Place(
         sighting.place_name,
-        _coarsen(sighting.latitude),
-        _coarsen(sighting.longitude),
+        coarsen(sighting.latitude),
+        coarsen(sighting.longitude),
         coarsened=sighting.latitude is not None,
     )
 
 
-def _coarsen(value: Decimal | None) -> Decimal | None:
+def coarsen(value: Decimal | None) -> Decimal | None:
+    """A coordinate rounded to `COARSE_PLACE_STEP` (about 10 km)."""
     if value is None:
         return None
     return (value / COARSE_PLACE_STEP).quantize(Decimal(1), rounding=ROUND_HALF_UP) * (

@@ -7,6 +7,8 @@ import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from classifier.active_model import get_predictor
+from classifier.models import Species
 from tests.site.conftest import (  # noqa: F401  (fixtures shared with the site's tests)
     PASSWORD,
     active_model,
@@ -41,3 +43,15 @@ def alice(user) -> APIClient:  # noqa: F811 (the imported fixture)
 @pytest.fixture
 def bob(other_user) -> APIClient:  # noqa: F811 (the imported fixture)
     return client_for(other_user)
+
+
+@pytest.fixture
+def model_species(active_model) -> list[Species]:  # noqa: F811 (the imported fixture)
+    """The catalogue holds the species the model knows."""
+    return [
+        Species.objects.get_or_create(
+            name=label["name"],
+            defaults={"scientific_name": label["scientific_name"], "slug": f"s-{label['index']}"},
+        )[0]
+        for label in get_predictor().labels
+    ]

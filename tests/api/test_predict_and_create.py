@@ -20,17 +20,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 PREDICT = "/api/v1/predict/"
 
 
-@pytest.fixture
-def model_species(active_model) -> list[Species]:
-    """The catalogue holds the species the model knows."""
-    return [
-        Species.objects.create(
-            name=label["name"], scientific_name=label["scientific_name"], slug=f"s-{label['index']}"
-        )
-        for label in get_predictor().labels
-    ]
-
-
 def probabilities(response) -> dict[str, float]:
     assert response.status_code == 200, response.json()
     return {p["species"]["name"]: p["probability"] for p in response.json()["predictions"]}

@@ -45,12 +45,17 @@ def directives(header: str) -> dict[str, list[str]]:
     return {name: values for name, *values in parts}
 
 
-def expected_policy(name: str = "", *, photo_origin: str = "") -> dict[str, list[str]]:
+# BIRDSITE_MAP_TILES' default (the tests run without tiles: birdsite/test_settings.py).
+OSM_TILES = "https://tile.openstreetmap.org"
+
+
+def expected_policy(
+    name: str = "", *, photo_origin: str = "", tile_origin: str = ""
+) -> dict[str, list[str]]:
     policy = {key: list(values) for key, values in SITE_POLICY.items()}
     for key, values in DOCS_EXTRA.get(name, {}).items():
         policy[key] = [*policy.get(key, []), *values]
-    if photo_origin:
-        policy["img-src"].append(photo_origin)
+    policy["img-src"].extend(origin for origin in (photo_origin, tile_origin) if origin)
     return policy
 
 
@@ -86,13 +91,13 @@ def pages(species, make_sighting, make_pending, user) -> list[tuple[str, str, bo
     return [(n, u, False) for n, u in anonymous] + [(n, u, True) for n, u in logged_in]
 
 
-def check_pages(pages, alice: Client, *, photo_origin: str = "") -> None:
+def check_pages(pages, alice: Client, *, photo_origin: str = "", tile_origin: str = "") -> None:
     for name, url, logged_in in pages:
         response = (alice if logged_in else Client()).get(url)
         assert response.status_code == 200, (url, response.status_code)
         assert response["Content-Type"].startswith("text/html"), url
         assert directives(response["Content-Security-Policy"]) == expected_policy(
-            name, photo_origin=photo_origin
+            name, photo_origin=photo_origin, tile_origin=tile_origin
         ), url
         assert "Content-Security-Policy-Report-Only" not in response
         assert response["Permissions-Policy"] == PERMISSIONS_POLICY
@@ -103,6 +108,24 @@ def check_pages(pages, alice: Client, *, photo_origin: str = "") -> None:
 
 def test_every_page_sends_the_policy_with_local_photos(local_photos, pages, alice) -> None:
     check_pages(pages, alice)
+
+
+def test_with_map_tiles_every_page_allows_the_tile_server_and_maps_credit_it(
+    local_photos, pages, alice, settings
+) -> None:
+    """Tiles on (`BIRDSITE_MAP_TILES`): their origin in `img-src` (a `{s}` subdomain as a
+    wildcard), the attribution on the map pages; off (the tests' default): neither."""
+    settings.BIRDSITE_MAP_TILES = "https://{s}.tiles.example.org/{z}/{x}/{y}.png"
+    settings.BIRDSITE_MAP_ATTRIBUTION = "&copy; Example Tiles"
+    check_pages(pages, alice, tile_origin="https://*.tiles.example.org")
+    for client, name in ((Client(), "species_detail"), (alice, "sighting_list")):
+        url = next(url for page, url, _ in pages if page == name)
+        html = client.get(url).content.decode()
+        assert 'data-tiles="https://{s}.tiles.example.org/{z}/{x}/{y}.png"' in html, name
+        assert 'data-attribution="&amp;copy; Example Tiles"' in html, name
+    settings.BIRDSITE_MAP_TILES = ""
+    html = Client().get(next(url for page, url, _ in pages if page == "species_detail"))
+    assert 'data-tiles=""' in html.content.decode() and "Example Tiles" not in str(html.content)
 
 
 def test_every_page_allows_images_from_the_bucket_with_photos_on_s3(
@@ -153,7 +176,7 @@ def test_report_only_sends_the_same_policy_to_the_report_uri_without_enforcing_i
     )
     assert "Content-Security-Policy" not in headers
     assert directives(headers["Content-Security-Policy-Report-Only"]) == {
-        **expected_policy(),
+        **expected_policy(tile_origin=OSM_TILES),
         "report-uri": ["/csp-reports/"],
     }
     assert headers["Permissions-Policy"] == PERMISSIONS_POLICY
@@ -171,5 +194,11 @@ def test_the_policy_names_the_regional_endpoint_of_an_aws_bucket() -> None:
         }
     )
     assert directives(headers["Content-Security-Policy"]) == expected_policy(
-        photo_origin="https://s3.eu-west-1.amazonaws.com"
+        photo_origin="https://s3.eu-west-1.amazonaws.com", tile_origin=OSM_TILES
     )
+
+
+def test_a_process_without_tiles_allows_no_tile_server() -> None:
+    """The default is OpenStreetMap's tile server (above); BIRDSITE_MAP_TILES="" turns tiles off."""
+    headers = headers_in_a_process({"BIRDSITE_MAP_TILES": ""})
+    assert directives(headers["Content-Security-Policy"]) == expected_policy()
