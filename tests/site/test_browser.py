@@ -6,12 +6,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from django.db import connections
 
 from classifier.active_model import get_predictor
 from classifier.models import Sighting
+from core.storage import photo_origin
 from tests.conftest import REPO
 from tests.site.photos import non_bird_jpeg
 
@@ -46,6 +48,16 @@ def browser(monkeypatch) -> Iterator:
         # While the loop runs, the ORM keys its connections to the loop's context: a query the
         # test made here opened a connection of its own, which would outlive the test database.
         connections.close_all()
+
+
+def origin_of(url: str) -> str:
+    return "{0.scheme}://{0.netloc}".format(urlsplit(url))
+
+
+def page_origins(base_url: str) -> set[str]:
+    """What a page may fetch from: the test server and, with photos on S3, the bucket's
+    endpoint (presigned photo URLs; the policy allows that origin too)."""
+    return {origin_of(base_url), photo_origin()} - {""}
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ shown first); screenshots at 1280 and 375 px, axe-core without serious or critic
 from __future__ import annotations
 
 from decimal import Decimal
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -16,6 +15,8 @@ from tests.site.test_browser import (  # noqa: F401  (fixtures and helpers of th
     DESKTOP,
     browser,
     check_page,
+    origin_of,
+    page_origins,
     screenshots,
     sign_up,
 )
@@ -24,12 +25,13 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 def site_only_page(browser, base_url: str, outside: list[str]):  # noqa: F811
-    """A desktop page whose requests outside the test server are refused and recorded."""
+    """A desktop page whose requests outside the test server (and the photo bucket) are refused
+    and recorded."""
     page = browser.new_page(viewport=DESKTOP)
-    site = urlsplit(base_url).netloc
+    allowed = page_origins(base_url)
 
     def route(request_route) -> None:
-        if urlsplit(request_route.request.url).netloc == site:
+        if origin_of(request_route.request.url) in allowed:
             request_route.continue_()
         else:
             outside.append(request_route.request.url)

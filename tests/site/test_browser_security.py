@@ -10,10 +10,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from core.storage import photo_origin
 from tests.site.test_browser import (  # noqa: F401  (fixtures and helpers of the browser tests)
     DESKTOP,
     browser,
+    origin_of,
+    page_origins,
     sign_up,
     upload,
 )
@@ -37,17 +38,12 @@ document.addEventListener("securitypolicyviolation", (event) => {
 REDOC_VENDOR_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
 
 
-def origin_of(url: str) -> str:
-    return "{0.scheme}://{0.netloc}".format(urlsplit(url))
-
-
 class Watched:
     """A browser context that records what the test must not see."""
 
     def __init__(self, chromium, base_url: str) -> None:
         self.origin = origin_of(base_url)
-        # Photos on S3 come from the bucket's endpoint, the one other origin the policy allows.
-        self.allowed = {self.origin, photo_origin()} - {""}
+        self.allowed = page_origins(base_url)
         self.problems: list[str] = []
         self.context = chromium.new_context(viewport=DESKTOP)
         self.context.route("**/*", self._only_the_site)
