@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ml import atomic
+from ml.backbone_files import sha256_file
 from ml.export import export_tflite
 from ml.finder import FINDER_FILE, REGRESSOR_FILE, Finder
 
@@ -157,7 +158,7 @@ def file_digests(*, path: Path) -> dict[str, str]:
     ("/"-separated): what a copy of it elsewhere (the S3 model store) is checked against."""
     path = Path(path)
     return {
-        file.relative_to(path).as_posix(): _sha256(file)
+        file.relative_to(path).as_posix(): sha256_file(file)
         for file in sorted(path.rglob("*"))
         if file.is_file()
     }
@@ -170,14 +171,6 @@ def mismatched_files(*, path: Path, digests: dict[str, str]) -> list[str]:
     return sorted(
         name for name in digests.keys() | found.keys() if found.get(name) != digests.get(name)
     )
-
-
-def _sha256(file: Path) -> str:
-    digest = hashlib.sha256()
-    with file.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _content_version(folder: Path) -> str:
