@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import datetime
 import io
-import os
 import shutil
-import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from itertools import groupby
@@ -30,7 +28,7 @@ from django.utils import timezone
 from classifier.models import Sighting
 from classifier.uploads import STORED_JPEG_QUALITY
 from core.storage import read_file
-from ml import console, images
+from ml import atomic, console, images
 from ml.data import CSV_NAME, Sample, write_birds_csv
 
 SPLIT = "train"
@@ -91,23 +89,20 @@ def export_training_data(
         raise TrainingExportError("The minimum number of photos per species must be at least 1.")
     out_dir = Path(out_dir).expanduser().resolve()
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
-        raise TrainingExportError(f"{out_dir} exists and is not empty: choose a new folder.")
+        raise TrainingExportError(f"{out_dir} exists and is not an empty folder: choose a new one.")
     candidates, skipped = _candidates(since=since)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    with atomic.staging_dir(parent=out_dir.parent) as staged:
         samples = _write_photos(
-            candidates, dest=tmp, min_per_species=min_per_species, skipped=skipped, show=progress
+            candidates,
+            dest=staged,
+            min_per_species=min_per_species,
+            skipped=skipped,
+            show=progress,
         )
-        (tmp / SPLIT).mkdir(exist_ok=True)
+        (staged / SPLIT).mkdir(exist_ok=True)
         scientific = {s.species.name: s.species.scientific_name for s in candidates}
-        write_birds_csv(tmp / CSV_NAME, samples, scientific_names=scientific)
-        if out_dir.exists():
-            out_dir.rmdir()  # empty, checked above
-        os.rename(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        write_birds_csv(staged / CSV_NAME, samples, scientific_names=scientific)
+        atomic.swap_in(staged=staged, target=out_dir)  # an empty `out_dir` is replaced
     return ExportReport(
         out_dir=out_dir,
         photos=len(samples),

@@ -215,7 +215,7 @@ def test_the_command_refuses_a_folder_in_use_and_bad_options(sharing, make_sight
     used = exports / "used"
     used.mkdir()
     (used / "notes.txt").write_text("keep me")
-    with pytest.raises(CommandError, match="exists and is not empty"):
+    with pytest.raises(CommandError, match="exists and is not an empty folder"):
         call_command("export_training_data", out=str(used))
     assert [p.name for p in used.iterdir()] == ["notes.txt"]
     with pytest.raises(CommandError, match="YYYY-MM-DD"):
