@@ -182,6 +182,17 @@ def test_species_short_of_the_minimum_are_left_out_even_when_a_photo_goes_missin
     assert list((report.out_dir / "train").iterdir()) == []
 
 
+def test_a_stored_file_that_is_no_longer_a_photo_is_skipped(
+    local_photos, sharing, make_sighting, boxed_sighting, exports
+):
+    whole, boxed = make_sighting(owner=sharing, species_index=0), boxed_sighting(owner=sharing)
+    Path(whole.photo.path).write_bytes(b"not a photo any more")
+    data = Path(boxed.photo.path).read_bytes()
+    Path(boxed.photo.path).write_bytes(data[: len(data) // 2])  # truncated
+    report = export(exports)
+    assert (report.photos, report.skipped) == (0, {"stored photo unreadable": 2})
+
+
 def test_since_keeps_sightings_recorded_on_or_after_that_day(
     sharing, make_sighting, exports, settings
 ):
