@@ -139,6 +139,16 @@ def test_only_shared_sightings_whose_species_the_person_gave_are_exported(
     assert [p.name for p in exports.iterdir()] == ["export"]  # no temporary folder left
 
 
+def test_turning_the_consent_off_leaves_the_photos_out_of_the_next_export(
+    sharing, make_sighting, exports
+):
+    make_sighting(owner=sharing, species_index=0)
+    assert export(exports).photos == 1
+    set_training_consent(user=sharing, allowed=False)
+    report = export_training_data(out_dir=exports / "next")
+    assert (report.photos, report.species, report.skipped) == (0, 0, {"no consent": 1})
+
+
 def test_a_photo_is_cut_to_its_box_scaled_to_the_smaller_stored_copy(
     storage, sharing, boxed_sighting, field_box, exports
 ):
