@@ -35,3 +35,13 @@ class DeleteAccountForm(forms.Form):
         if not self.user.check_password(password):
             raise forms.ValidationError("That is not your password.")
         return password
+
+
+class TrainingConsentForm(forms.Form):
+    """The profile's consent switch; label and explanation are the model field's (the API's too)."""
+
+    HELP_ID = "training-consent-help"
+
+    share_photos_for_training = User._meta.get_field("share_photos_for_training").formfield(
+        widget=forms.CheckboxInput(attrs={"aria-describedby": HELP_ID})
+    )

@@ -1,4 +1,4 @@
-"""Account business logic: log-in limits, API tokens, deleting an account.
+"""Account business logic: log-in limits, API tokens, training consent, deleting an account.
 
 The site's log-in form and the API's token endpoint count failed attempts against one limit per
 client address (`accounts.ratelimit`, in the shared cache), so the API is no back door for
@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.db import transaction
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from accounts.models import User
@@ -70,6 +71,16 @@ def obtain_token(*, username: str, password: str, client: str) -> Token:
 def revoke_token(*, user: User) -> None:
     """Forget the account's API token: every app using it must log in again."""
     Token.objects.filter(user=user).delete()
+
+
+def set_training_consent(*, user: User, allowed: bool) -> None:
+    """Record whether the person's confirmed photos may be exported for training (read by
+    `classifier.services.training_export`); the moment of a change is kept, a repeat is none."""
+    if user.share_photos_for_training == allowed:
+        return
+    user.share_photos_for_training = allowed
+    user.training_consent_changed_at = timezone.now()
+    user.save(update_fields=["share_photos_for_training", "training_consent_changed_at"])
 
 
 @transaction.atomic

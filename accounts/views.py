@@ -8,9 +8,9 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_http_methods, require_safe
+from django.views.decorators.http import require_http_methods
 
-from accounts.forms import DeleteAccountForm, SignUpForm
+from accounts.forms import DeleteAccountForm, SignUpForm, TrainingConsentForm
 from accounts.ratelimit import client_address
 from accounts.services import (
     TooManyAttempts,
@@ -18,6 +18,7 @@ from accounts.services import (
     count_signup_attempt,
     delete_account,
     record_failed_login,
+    set_training_consent,
 )
 
 
@@ -75,9 +76,24 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_safe
+@require_http_methods(["GET", "HEAD", "POST"])
 def profile(request: HttpRequest) -> HttpResponse:
-    return render(request, "accounts/profile.html")
+    """The account page; its one form is the training consent."""
+    consent = TrainingConsentForm(
+        request.POST if request.method == "POST" else None,  # unticked: nothing but the token
+        initial={"share_photos_for_training": request.user.share_photos_for_training},
+    )
+    if request.method == "POST" and consent.is_valid():
+        allowed = consent.cleaned_data["share_photos_for_training"]
+        set_training_consent(user=request.user, allowed=allowed)
+        messages.success(
+            request,
+            "Your confirmed photos may now be used to improve identification."
+            if allowed
+            else "Your photos will be left out of the next training export.",
+        )
+        return redirect("accounts:profile")
+    return render(request, "accounts/profile.html", {"consent_form": consent})
 
 
 @login_required

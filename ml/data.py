@@ -189,8 +189,8 @@ def subsample(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        linked = _place_files(kept, dataset, tmp)
-        _write_csv(tmp / CSV_NAME, kept, dataset)
+        linked = _place_files(kept, tmp)
+        write_birds_csv(tmp / CSV_NAME, kept, scientific_names=dataset.scientific_names)
         if out.exists():
             shutil.rmtree(out)
         os.rename(tmp, out)
@@ -208,16 +208,16 @@ def subsample(
     )
 
 
-def relative_path(sample: Sample, dataset: Dataset) -> Path:
+def relative_path(sample: Sample) -> Path:
     """`<split>/<SPECIES>/<file>` as in birds.csv, whatever the source layout."""
     return Path(sample.split) / sample.species / sample.path.name
 
 
-def _place_files(samples: list[Sample], dataset: Dataset, dest: Path) -> bool:
+def _place_files(samples: list[Sample], dest: Path) -> bool:
     """Hard-link (or copy when linking is impossible) each sample into dest; True if all linked."""
     all_linked = True
     for sample in samples:
-        target = dest / relative_path(sample, dataset)
+        target = dest / relative_path(sample)
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
             os.link(sample.path, target)
@@ -227,8 +227,10 @@ def _place_files(samples: list[Sample], dataset: Dataset, dest: Path) -> bool:
     return all_linked
 
 
-def _write_csv(path: Path, samples: list[Sample], dataset: Dataset) -> None:
-    index = {name: i for i, name in enumerate(dataset.species)}
+def write_birds_csv(path: Path, samples: list[Sample], *, scientific_names: dict[str, str]) -> None:
+    """`birds.csv` listing `samples` (class id: the species' place in name order), the file
+    `read_dataset` reads scientific names from; written by `subsample` and the site's export."""
+    index = {name: i for i, name in enumerate(sorted({s.species for s in samples}))}
     order = {split: i for i, split in enumerate(SPLITS)}
     rows = sorted(samples, key=lambda s: (order.get(s.split, 9), s.species, s.path.name))
     with open(path, "w", newline="", encoding="utf-8") as handle:
@@ -238,10 +240,10 @@ def _write_csv(path: Path, samples: list[Sample], dataset: Dataset) -> None:
             writer.writerow(
                 [
                     index[s.species],
-                    relative_path(s, dataset).as_posix(),
+                    relative_path(s).as_posix(),
                     s.species,
                     s.split,
-                    dataset.scientific_names.get(s.species, ""),
+                    scientific_names.get(s.species, ""),
                 ]
             )
 

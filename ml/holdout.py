@@ -19,6 +19,7 @@ from PIL import Image, ImageOps
 
 from ml.data import BOXES_CSV, read_boxes, read_dataset
 from ml.features import file_key
+from ml.images import crop_box
 
 THUMB_SIDE = 16
 # Mean squared difference of two normalised thumbnails. On the shared photos, each of the 319
@@ -36,8 +37,7 @@ def thumbnail(path: Path, box: tuple[float, float, float, float] | None = None) 
         scale = image.size[0] / width  # the same on both axes, so also after transposing
         upright = ImageOps.exif_transpose(image).convert("L")
     if box is not None:
-        x, y, w, h = (v * scale for v in box)
-        upright = upright.crop((round(x), round(y), round(x + w), round(y + h)))
+        upright = crop_box(upright, box, scale=scale)
     pixels = np.asarray(
         upright.resize((THUMB_SIDE, THUMB_SIDE), Image.Resampling.BOX), np.float32
     ).ravel()

@@ -138,6 +138,17 @@ def view_pixels(
     return np.asarray(resized, dtype=np.uint8)
 
 
+def crop_box(
+    image: Image.Image, box: tuple[float, float, float, float], *, scale: float = 1.0
+) -> Image.Image:
+    """The region `box` of `image`, in whole pixels and kept inside it. `box` is x, y, width,
+    height in pixels of the photo at another size (its original, for a smaller stored copy);
+    `scale` is `image`'s pixels per one of those."""
+    x, y, w, h = (value * scale for value in box)
+    left, top = max(round(x), 0), max(round(y), 0)
+    return image.crop((left, top, min(round(x + w), image.width), min(round(y + h), image.height)))
+
+
 def open_image(source: ImageSource, max_pixels: int = MAX_PIXELS) -> Image.Image:
     """Open lazily (header only): the type is decided by content, pixel bombs refused undecoded."""
     image = source if isinstance(source, Image.Image) else _open(source)

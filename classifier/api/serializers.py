@@ -9,6 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
+from accounts.models import User
 from classifier.models import MIN_BOX_SIDE, BoxSource, Sighting, Species, Verdict
 from classifier.selectors.gallery import find_species
 from classifier.selectors.identification import SuggestedSpecies, suggestions_with_species
@@ -101,6 +102,22 @@ class TokenRequestSerializer(serializers.Serializer):
 
 class TokenSerializer(serializers.Serializer):
     token = serializers.CharField()
+
+
+class AccountSerializer(serializers.ModelSerializer):
+    """Your account; only `share_photos_for_training` can be changed."""
+
+    class Meta:
+        model = User
+        fields = [
+            "username",
+            "email",
+            "date_joined",
+            "share_photos_for_training",
+            "training_consent_changed_at",
+        ]
+        read_only_fields = ["username", "email", "date_joined", "training_consent_changed_at"]
+        extra_kwargs = {"share_photos_for_training": {"required": True}}
 
 
 @extend_schema_field(

@@ -1,5 +1,5 @@
-"""`/api/v1/`: token auth, predict, sightings (and their eBird file), the life list, species, and
-the OpenAPI schema with its docs."""
+"""`/api/v1/`: token auth, your account, predict, sightings (and their eBird file), the life list,
+species, and the OpenAPI schema with its docs."""
 
 from csp.decorators import csp_update
 from django.urls import include, path, re_path
@@ -32,6 +32,7 @@ router.register("species", views.SpeciesViewSet, basename="species")
 urlpatterns = [
     path("auth/token/", views.AuthTokenView.as_view(), name="auth-token"),
     path("predict/", views.PredictView.as_view(), name="predict"),
+    path("me/", views.AccountView.as_view(), name="account"),
     path("me/life-list/", views.LifeListView.as_view(), name="life-list"),
     path("sightings/ebird.csv", views.EbirdExportView.as_view(), name="sighting-ebird"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -99,6 +99,30 @@ class AuthTokenView(JsonErrorsMixin, GenericAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class AccountView(JsonErrorsMixin, GenericAPIView):
+    """The caller's account, and their consent to their confirmed photos training the model."""
+
+    serializer_class = s.AccountSerializer
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
+
+    @extend_schema(summary="Your account", responses={200: s.AccountSerializer, **AUTH_ERRORS})
+    def get(self, request: Request) -> Response:
+        return Response(self.get_serializer(request.user).data)
+
+    @extend_schema(
+        summary="Change your training consent (`share_photos_for_training`)",
+        responses={200: s.AccountSerializer, **AUTH_ERRORS, **errors(400)},
+    )
+    def patch(self, request: Request) -> Response:
+        serializer = self.get_serializer(request.user, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        if "share_photos_for_training" in serializer.validated_data:
+            accounts.set_training_consent(
+                user=request.user, allowed=serializer.validated_data["share_photos_for_training"]
+            )
+        return Response(self.get_serializer(request.user).data)
+
+
 class PredictView(JsonErrorsMixin, GenericAPIView):
     """Name the bird in a photo, optionally in the `box` the caller points at. Open to everybody,
     throttled; stores nothing."""

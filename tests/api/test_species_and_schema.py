@@ -61,6 +61,7 @@ def test_schema_is_openapi_3_and_documents_every_endpoint(api):
         "/api/v1/sightings/",
         "/api/v1/sightings/{id}/",
         "/api/v1/sightings/ebird.csv",
+        "/api/v1/me/",
         "/api/v1/me/life-list/",
         "/api/v1/species/",
         "/api/v1/species/{slug}/",

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ml.data import DatasetError, read_dataset, subsample
+from ml.data import DatasetError, Sample, read_dataset, subsample, write_birds_csv
 from ml.features import extract
 
 from .photos import BIRDS525
@@ -122,6 +122,23 @@ def test_subsample_balanced_linked_with_csv(kaggle_like, tmp_path):
         subsample(kaggle_like, out=tmp_path / "sub2", per_class=4, seed=1).train_counts
         == report.train_counts
     )
+
+
+def test_write_birds_csv_is_read_back_with_its_scientific_names(kaggle_like, tmp_path):
+    dataset = read_dataset(kaggle_like)
+    samples = [Sample(s.path, s.species, "train") for s in dataset.samples("valid")]
+    write_birds_csv(
+        tmp_path / "birds.csv", samples, scientific_names={"SNOWY OWL": "Bubo scandiacus"}
+    )
+    with open(tmp_path / "birds.csv", newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == ["class id", "filepaths", "labels", "data set", "scientific name"]
+    assert [(r["class id"], r["filepaths"], r["data set"]) for r in rows] == [
+        ("0", "train/ABBOTTS BABBLER/000.jpg", "train"),
+        ("1", "train/BALD EAGLE/000.jpg", "train"),
+        ("2", "train/SNOWY OWL/000.jpg", "train"),
+    ]
+    assert [r["scientific name"] for r in rows] == ["", "", "Bubo scandiacus"]
 
 
 def test_subsample_refuses_to_overwrite_and_leaves_nothing_on_failure(kaggle_like, tmp_path):

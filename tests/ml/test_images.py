@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ml.images import ImageTooLarge, NotAnImage, UnreadableImage, load_rgb
+from ml.images import ImageTooLarge, NotAnImage, UnreadableImage, crop_box, load_rgb
 
 from .photos import BIRD_JPEG
 
@@ -143,3 +143,12 @@ def test_a_large_jpeg_keeps_its_full_size_when_decoded_smaller():
     assert photo.size == (2240, 1120)
     assert min(photo.image.size) >= DECODE_SIDE and photo.image.size[0] < 2240
     assert photo.scale == 2240 / photo.image.size[0]
+
+
+def test_crop_box_scales_a_box_of_the_original_to_a_smaller_copy(photo):
+    half = photo.resize((photo.width // 2, photo.height // 2))
+    cut = crop_box(half, (20, 30, 100, 60), scale=0.5)
+    assert cut.size == (50, 30)
+    assert np.array_equal(np.asarray(cut), np.asarray(half)[15:45, 10:60])
+    # a box reaching past the edge is cut at the edge, never padded
+    assert crop_box(half, (half.width * 2 - 20, 0, 40, 40), scale=0.5).size == (10, 20)

@@ -55,6 +55,7 @@ ANONYMOUS_PAGES = [
     "/admin/",
     "/api/v1/sightings/",
     "/api/v1/sightings/ebird.csv",
+    "/api/v1/me/",
     "/api/v1/me/life-list/",
 ]
 LOGGED_IN_PAGES = [
@@ -70,6 +71,7 @@ LOGGED_IN_PAGES = [
     "/accounts/password/change/done/",
     "/api/v1/sightings/",
     "/api/v1/sightings/ebird.csv",
+    "/api/v1/me/",
     "/api/v1/me/life-list/",
     "/api/v1/docs/",
 ]
