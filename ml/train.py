@@ -503,6 +503,7 @@ def train_model(
     data_info = {
         "source": str(Path(data_dir).resolve()),
         "sources": sources.record,
+        "names": dict(names or {}),
         "seed": seed,
         "per_class": per_class,
         "early_stopping_split": split.held_from,
