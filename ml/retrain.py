@@ -3,8 +3,10 @@ trained on (the rule itself is `ml.promotion_rule`).
 
 The candidate is trained on the model's own recipe (its `data.json`: catalogue, added folders,
 name map, hold-outs, seed, species; its `params.json`; its bird finder), plus one more added
-folder, so the new photos are the only difference. It also holds out the folders it is judged
-on. Both models are then run on the same engine over the same photos, photo by photo:
+folder, so the new photos are the only difference: the model's hold-outs keep the base folders
+as they were and do not apply to the new photos (a benchmark holds out `field/train` to log it
+as sightings). The folders it is judged on are held out of every folder, the new one included.
+Both models are then run on the same engine over the same photos, photo by photo:
 - the judged folders (e.g. `field/valid`), which both must have held out by content;
 - the catalogue check: the catalogue's `test` split when it has one, else the catalogue photos
   that `ml.train.choose_split` held out for both (the same seed and photos give the same ones).
@@ -29,7 +31,7 @@ from ml.model_dir import ModelDir
 from ml.predict import Predictor
 from ml.promotion_rule import Decision, Paired, decide
 from ml.runtimes import REFERENCE, Engine
-from ml.sources import gather_sources, trained_on_split
+from ml.sources import gather_sources, held_out_of_all, trained_on_split
 from ml.train import choose_split, train_model
 
 Log = Callable[[str], None]
@@ -47,6 +49,7 @@ class Recipe:
     added: list[Path]
     names: dict[str, str]
     hold_out: list[Path]
+    hold_out_of: dict[Path, list[Path]]  # added folders with a hold-out of their own
     species: list[str]
     seed: int
     per_class: int | None
@@ -69,6 +72,11 @@ class Recipe:
             added=[Path(r["path"]) for r in records if r.get("role") == "added"],
             names=names,
             hold_out=[Path(p) for r in records for p in r.get("hold_out", [])],
+            hold_out_of={
+                Path(r["path"]): [Path(p) for p in r["held_out_by"]]
+                for r in records
+                if "held_out_by" in r
+            },
             species=sorted({*model.species, *info.get("species_left_out", [])}),
             seed=int(info.get("seed", 0)),
             per_class=info.get("per_class"),
@@ -86,7 +94,7 @@ def unfair_reasons(model: ModelDir, *, held_out: Sequence[Path]) -> list[str]:
     """Why `model` cannot be judged on the `held_out` folders: each one it did not hold out by
     content (it trained on the folder, or on copies or crops of its photos maybe)."""
     recipe = Recipe.of(model)
-    held = {p.resolve() for p in recipe.hold_out}
+    held = held_out_of_all(model.data_info)
     reasons = []
     for folder in held_out:
         folder = Path(folder).resolve()
@@ -122,6 +130,7 @@ def train_candidate(
     """`model`'s recipe plus the `photos` folder as one more added folder, holding out the
     `held_out` folders too; the new model directory (`ml.train.train_model` writes it whole)."""
     recipe = Recipe.of(model)
+    scoped = {folder: _union(own, held_out) for folder, own in recipe.hold_out_of.items()}
     path = train_model(
         recipe.catalogue,
         out_dir=out_dir,
@@ -137,6 +146,7 @@ def train_candidate(
         added=[*recipe.added, Path(photos)],
         names=recipe.names,
         hold_out=_union(recipe.hold_out, held_out),
+        hold_out_of={**scoped, Path(photos): list(held_out)},
     )
     return ModelDir.open(path=path)
 
