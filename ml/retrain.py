@@ -31,7 +31,7 @@ from ml.model_dir import ModelDir
 from ml.predict import Predictor
 from ml.promotion_rule import Decision, Paired, decide
 from ml.runtimes import REFERENCE, Engine
-from ml.sources import gather_sources, held_out_of_all, trained_on_split
+from ml.sources import Sources, gather_sources, held_out_of_all, trained_on_split
 from ml.train import choose_split, train_model
 
 Log = Callable[[str], None]
@@ -232,7 +232,15 @@ def catalogue_check(active: ModelDir, candidate: ModelDir) -> tuple[list[Sample]
             f"The models have different catalogues ({recipes[0].catalogue}, "
             f"{recipes[1].catalogue}): there is no catalogue check both held out."
         )
-    held = [_held_catalogue(m, r) for m, r in zip((active, candidate), recipes, strict=True)]
+    read: dict[tuple, Sources] = {}  # the same catalogue and hold-out are read once
+    held = []
+    for model, recipe in zip((active, candidate), recipes, strict=True):
+        key = (frozenset(p.resolve() for p in recipe.hold_out), tuple(recipe.species))
+        if key not in read:
+            read[key] = gather_sources(
+                recipe.catalogue, hold_out=recipe.hold_out, species=recipe.species
+            )
+        held.append(_held_catalogue(model, recipe, read[key]))
     if held[0][1] == "test":
         return held[0][
             0
@@ -246,9 +254,9 @@ def catalogue_check(active: ModelDir, candidate: ModelDir) -> tuple[list[Sample]
     )
 
 
-def _held_catalogue(model: ModelDir, recipe: Recipe) -> tuple[list[Sample], str]:
-    """The catalogue photos the model's training held out, and from which split."""
-    sources = gather_sources(recipe.catalogue, hold_out=recipe.hold_out, species=recipe.species)
+def _held_catalogue(model: ModelDir, recipe: Recipe, sources: Sources) -> tuple[list[Sample], str]:
+    """The catalogue photos the model's training held out (its catalogue read as `sources`),
+    and from which split."""
     recorded = next(r for r in model.data_info["sources"] if r.get("role") == "catalogue")
     if sources.record[0]["fingerprint"] != recorded.get("fingerprint"):
         raise RetrainRefused(
