@@ -241,14 +241,13 @@ def catalogue_check(active: ModelDir, candidate: ModelDir) -> tuple[list[Sample]
                 recipe.catalogue, hold_out=recipe.hold_out, species=recipe.species
             )
         held.append(_held_catalogue(model, recipe, read[key]))
-    if held[0][1] == "test":
-        return held[0][
-            0
-        ], f"the catalogue's test split ({len(held[0][0])} photos): never trained on"
-    theirs = {s.path for s in held[1][0]}
-    photos = [s for s in held[0][0] if s.path in theirs]
+    (ours, split), (others, _) = held
+    if split == "test":
+        return ours, f"the catalogue's test split, {len(ours)} photos: never trained on"
+    theirs = {s.path for s in others}
+    photos = [s for s in ours if s.path in theirs]
     return photos, (
-        f"{len(photos)} catalogue photos both trainings held out ({held[0][1]}; seed "
+        f"{len(photos)} catalogue photos held out of both trainings (split {split}, seed "
         f"{recipes[0].seed}): no head trained on them, but they chose both models' early "
         "stopping and calibration"
     )

@@ -55,9 +55,10 @@ class RetrainReport:
             f"{held.candidate_only}, active alone right c = {held.active_only}; one-sided exact "
             f"McNemar p = {decision.p_value:.4g} (promoted only below {1 - CONFIDENCE:.2f}: "
             f"{CONFIDENCE:.0%} confidence).",
-            f"Catalogue check ({self.judgement.catalogue_check}): top-1 "
+            f"Catalogue check, {self.judgement.catalogue_check}. Top-1 "
             f"{check.active_accuracy:.3f} active, {check.candidate_accuracy:.3f} candidate "
-            f"(at most {GUARD_POINTS * 100:g} point may be lost); engine {self.judgement.engine}.",
+            f"(at most {GUARD_POINTS * 100:g} point may be lost). Both run on "
+            f"{self.judgement.engine}.",
         ]
         verdict = "promote" if decision.promote else "keep the active model"
         lines.append(f"Decision: {verdict}; " + "; ".join(decision.reasons) + ".")
