@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -37,6 +38,7 @@ def main(argv: list[str] | None = None) -> dict:
     import django
 
     django.setup()
+    logging.getLogger("classifier.predictions").setLevel(logging.WARNING)  # a line per photo
     from django.conf import settings
     from django.db import connection
 
