@@ -172,6 +172,7 @@ def test_open_set_figures_and_trade_off():
     assert at[0.5]["catalogue_answered"] == 0.75 and at[0.5]["accuracy_when_answered"] == 1.0
     assert at[0.5]["unknown_answered"] == 0.5 and at[0.8]["unknown_answered"] == 0.0
 
+
 def test_an_added_folder_can_have_a_hold_out_of_its_own(tmp_path: Path, cub: Path):
     """Retraining: the base hold-out (`field/train`) keeps the crops of those photos out of
     `cub`, but not out of the new photos (`field`, logged as sightings); `field/valid`, judged
