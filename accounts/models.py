@@ -12,7 +12,7 @@ class User(AbstractUser):
         "my confirmed photos may be used to improve identification",
         default=False,
         help_text=(
-            "When this is on, the copy of your photo we keep (stored without its EXIF data: no "
+            "When this is on, the copies of your photos we keep (stored without EXIF data: no "
             "place, date or camera), cut to the bird's box, may be used with the species you "
             "chose or confirmed to train the identification model; turn it off and your photos "
             "are left out of the next export."

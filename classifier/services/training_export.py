@@ -156,11 +156,12 @@ def _write_photos(
             folder.mkdir(parents=True)
             written = []
             for sighting in group:
-                reason = _write_photo(sighting, path=folder / f"sighting-{sighting.pk}.jpg")
+                path = folder / f"sighting-{sighting.pk}.jpg"
+                reason = _write_photo(sighting, path=path)
                 if reason:
                     skipped[reason] += 1
                 else:
-                    written.append(Sample(folder / f"sighting-{sighting.pk}.jpg", name, SPLIT))
+                    written.append(Sample(path, name, SPLIT))
                 bar.update()
             if len(written) < min_per_species:
                 shutil.rmtree(folder)
@@ -176,16 +177,22 @@ def _write_photo(sighting: Sighting, *, path: Path) -> str | None:
         data = read_file(sighting.photo)
     except FileNotFoundError:
         return MISSING
-    if sighting.box is None:  # the stored copy as it is (no box: the whole photo was used)
-        path.write_bytes(data)
-        return None
     try:
-        stored = images.open_image(data)
-        # the box is in pixels of the ORIGINAL photo; the stored copy may be smaller
-        cut = images.crop_box(stored, sighting.box, scale=stored.width / sighting.photo_width)
-        buffer = io.BytesIO()
-        images.to_rgb(cut).save(buffer, format="JPEG", quality=STORED_JPEG_QUALITY)
-    except (images.ImageRejected, OSError):
+        content = _cut_to_box(data, sighting=sighting)
+    except (images.ImageRejected, OSError):  # not an image, or truncated
         return UNREADABLE
-    path.write_bytes(buffer.getvalue())
+    path.write_bytes(content)
     return None
+
+
+def _cut_to_box(data: bytes, *, sighting: Sighting) -> bytes:
+    """The stored copy cut to the sighting's box; the copy as it is without one (the whole
+    photo was used)."""
+    stored = images.open_image(data)  # the header: refuses what is no image
+    if sighting.box is None:
+        return data
+    # the box is in pixels of the ORIGINAL photo; the stored copy may be smaller
+    cut = images.crop_box(stored, sighting.box, scale=stored.width / sighting.photo_width)
+    buffer = io.BytesIO()
+    images.to_rgb(cut).save(buffer, format="JPEG", quality=STORED_JPEG_QUALITY)
+    return buffer.getvalue()

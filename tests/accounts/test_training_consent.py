@@ -53,7 +53,7 @@ def test_a_new_account_shares_nothing(client):
 def test_the_profile_states_the_consent_unticked_with_its_explanation(signed_in):
     html = signed_in.get(reverse("accounts:profile")).content.decode()
     assert LABEL in html
-    assert "without its EXIF data" in html and "cut to the bird&#x27;s box" in html
+    assert "without EXIF data" in html and "cut to the bird&#x27;s box" in html
     assert "left out of the next export" in html
     checkbox = consent_checkbox(html)
     assert 'type="checkbox"' in checkbox and "checked" not in checkbox

@@ -139,6 +139,16 @@ def test_only_shared_sightings_whose_species_the_person_gave_are_exported(
     assert [p.name for p in exports.iterdir()] == ["export"]  # no temporary folder left
 
 
+def test_turning_the_consent_off_leaves_the_photos_out_of_the_next_export(
+    sharing, make_sighting, exports
+):
+    make_sighting(owner=sharing, species_index=0)
+    assert export(exports).photos == 1
+    set_training_consent(user=sharing, allowed=False)
+    report = export_training_data(out_dir=exports / "next")
+    assert (report.photos, report.species, report.skipped) == (0, 0, {"no consent": 1})
+
+
 def test_a_photo_is_cut_to_its_box_scaled_to_the_smaller_stored_copy(
     storage, sharing, boxed_sighting, field_box, exports
 ):
@@ -180,6 +190,17 @@ def test_species_short_of_the_minimum_are_left_out_even_when_a_photo_goes_missin
         "fewer than 2 photos of the species": 2,
     }
     assert list((report.out_dir / "train").iterdir()) == []
+
+
+def test_a_stored_file_that_is_no_longer_a_photo_is_skipped(
+    local_photos, sharing, make_sighting, boxed_sighting, exports
+):
+    whole, boxed = make_sighting(owner=sharing, species_index=0), boxed_sighting(owner=sharing)
+    Path(whole.photo.path).write_bytes(b"not a photo any more")
+    data = Path(boxed.photo.path).read_bytes()
+    Path(boxed.photo.path).write_bytes(data[: len(data) // 2])  # truncated
+    report = export(exports)
+    assert (report.photos, report.skipped) == (0, {"stored photo unreadable": 2})
 
 
 def test_since_keeps_sightings_recorded_on_or_after_that_day(
