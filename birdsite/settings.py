@@ -14,7 +14,7 @@ import botocore.config
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from ml.config import data_dir, models_dir
+from ml.config import data_dir, models_dir, shared_data_dir
 from ml.runtimes import requested as requested_runtime
 
 
@@ -243,6 +243,12 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES + 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES + 1024 * 1024
 # Abandoned photos in the identify -> save area are removed after this many hours.
 PENDING_PHOTO_MAX_AGE_HOURS = env_int("BIRDSITE_PENDING_PHOTO_MAX_AGE_HOURS", 24)
+# The folders (comma-separated) `retrain` judges a retrained model on against the active one:
+# neither may train on them, so the default model holds them out (setup_classifier).
+RETRAIN_HELD_OUT = [
+    Path(p).expanduser()
+    for p in env_list("BIRDSITE_RETRAIN_HELD_OUT", str(shared_data_dir() / "field" / "valid"))
+]
 
 # --- Security (production defaults; DJANGO_DEBUG=1 relaxes them for development) ---------------
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)

@@ -64,9 +64,11 @@ def activate_model(
     performed_by: str,
     action: ModelPromotion.Action = ModelPromotion.Action.PROMOTE,
     models_dir: Path | None = None,
+    evidence: dict | None = None,
 ) -> ModelPromotion:
     """Make `model_dir` the site's active model (the current one becomes `previous`) and record
-    the switch as `action`.
+    the switch as `action`, with the model's metrics (and `evidence`, e.g. retrain's judgement,
+    under the key `evidence`).
 
     Refused with nothing changed: a folder that is not a model directory (ModelDirError), a
     model some of whose species are not in the Species table (PromotionError: the site could
@@ -89,21 +91,34 @@ def activate_model(
             stored_at = model_store.publish(model=model)
         except model_store.ModelStoreError as error:
             raise PromotionError(f"Not promoted, nothing changed: {error}") from error
-        return _record(model=model, model_path=stored_at, action=action, by=performed_by)
+        return _record(
+            model=model, model_path=stored_at, action=action, by=performed_by, evidence=evidence
+        )
     with transaction.atomic():
-        record = _record(model=model, model_path=str(model.path), action=action, by=performed_by)
+        record = _record(
+            model=model,
+            model_path=str(model.path),
+            action=action,
+            by=performed_by,
+            evidence=evidence,
+        )
         registry.activate(model_dir=model.path, models_root=models_dir)
     return record
 
 
 def _record(
-    *, model: ModelDir, model_path: str, action: ModelPromotion.Action, by: str
+    *,
+    model: ModelDir,
+    model_path: str,
+    action: ModelPromotion.Action,
+    by: str,
+    evidence: dict | None,
 ) -> ModelPromotion:
     return ModelPromotion.objects.create(
         action=action,
         version=model.version,
         model_path=model_path,
-        metrics=model.metrics,
+        metrics=model.metrics if evidence is None else {**model.metrics, "evidence": evidence},
         performed_by=by,
     )
 

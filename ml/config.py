@@ -32,3 +32,8 @@ def finder_dir() -> Path:
 def shared_data_dir() -> Path:
     """The development photo collections carried beside the repo (`../shared/data`)."""
     return REPO_ROOT.parent / "shared" / "data"
+
+
+def default_name_map() -> Path:
+    """The shared map of `cub100` and `field` species names to the catalogue's."""
+    return shared_data_dir() / "cub-to-birds525.csv"

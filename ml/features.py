@@ -132,7 +132,7 @@ class FeatureCache:
         folder = self.root / f"view{view}"
         folder.mkdir(parents=True, exist_ok=True)
         name = f"{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}.npz"
-        tmp = folder / f".{name}"
+        tmp = folder / f".{name}.partial"  # not "*.npz": readers in other processes glob that
         with open(tmp, "wb") as handle:
             np.savez(
                 handle,

@@ -5,7 +5,8 @@ Only this module knows the files' names. `ModelDir.open` is the one check that a
 model directory, so a folder the site would refuse to serve is refused everywhere with the same
 error. `write_model_dir` builds one in a staging dir beside its final place and renames it in
 whole (`ml.atomic`): a failed or interrupted run leaves nothing. A model directory never changes
-once written: its name is a hash of what it serves. TensorFlow-free (serving opens these).
+once written (but for `retrain.json`, added once before it can be promoted): its name is a hash
+of what it serves. TensorFlow-free (serving opens these).
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ HISTORY_FILE = "history.json"  # the training history
 METRICS_FILE = "metrics.json"  # held-out metrics of the training run, sizes
 DATA_FILE = "data.json"  # what it was trained on (`ml.sources`)
 VERSION_FILE = "version.json"  # {"version", "created", "backbone", "backbone_id"}
+# written by retrain after the rest, before it can be promoted: its judgement against the model
+# it would replace (`ml.retrain.Judgement`); not served, so not in the version
+RETRAIN_FILE = "retrain.json"
 # and, for a model made with the bird finder, the finder's own files (`ml.finder.Finder.save`)
 
 # Without any of these the site cannot serve the model: the folder is not a model directory.
@@ -95,6 +99,11 @@ class ModelDir:
         return _read_optional(self.path, METRICS_FILE)
 
     @cached_property
+    def params(self) -> dict:
+        """The head/training parameters it was trained with ({} when the file is absent)."""
+        return _read_optional(self.path, PARAMS_FILE)
+
+    @cached_property
     def data_info(self) -> dict:
         """What the model was trained on (`ml.sources`; {} when the file is absent)."""
         return _read_optional(self.path, DATA_FILE)
@@ -151,6 +160,13 @@ def write_model_dir(
         )
         target = atomic.swap_in(staged=staged, target=root / version, replace=False)
     return ModelDir.open(path=target)
+
+
+def write_retrain_record(*, model: ModelDir, record: dict) -> Path:
+    """Save retrain's judgement of `model` (a candidate not yet promoted) in its directory."""
+    path = model.path / RETRAIN_FILE
+    atomic.write_json(path=path, value=record)
+    return path
 
 
 def file_digests(*, path: Path) -> dict[str, str]:

@@ -6,14 +6,15 @@ added folder (e.g. `cub100`, `field`) gives its `train` and `valid` photos (neve
 judges) to training, its species renamed through a name map (`ml.data.read_name_map`). Photos of
 species outside the catalogue are never trained on: their `train` photos are the "unknown bird"
 photos that choose the open-set rule. A hold-out (`ml.holdout`) removes photos by content from
-every folder.
+every folder, or from an added folder the hold-out it names (`hold_out_of`: retraining keeps the
+base folders' hold-out off the new photos, and the judged folders off all).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,11 +69,13 @@ def gather_sources(
     added: Sequence[Path] = (),
     names: dict[str, str] | None = None,
     hold_out: Sequence[Path] = (),
+    hold_out_of: Mapping[Path, Sequence[Path]] | None = None,
     species: list[str] | None = None,
     exclude: Collection[str] = (),
 ) -> Sources:
-    """Read the catalogue and the added folders; leave out the hold-out's photos and copies, and
-    the added photos of the catalogue species in `exclude` (neither trained on nor unknown)."""
+    """Read the catalogue and the added folders; leave out the hold-out's photos and copies
+    (for the added folders `hold_out_of` names, its hold-out instead), and the added photos of
+    the catalogue species in `exclude` (neither trained on nor unknown)."""
     catalogue = read_dataset(catalogue_root, species)
     names = names or {}
     known = set(catalogue.species)
@@ -97,7 +100,8 @@ def gather_sources(
         ]
         unknown = [s for s in dataset.samples(UNKNOWN_SPLIT) if s.species in outside]
         gathered.append((Path(root), "added", photos, unknown, outside))
-    removed = _held_out(gathered, hold_out)
+    scoped = {Path(k).resolve(): _resolved(v) for k, v in (hold_out_of or {}).items()}
+    removed = _held_out(gathered, hold_out=_resolved(hold_out), scoped=scoped)
     record, added_photos, unknown_photos = [], [], []
     for root, role, photos, unknown, outside in gathered:
         kept = [s for s in photos if s.path not in removed]
@@ -112,6 +116,8 @@ def gather_sources(
                 "fingerprint": fingerprint(kept),
             }
         )
+        if root.resolve() in scoped:
+            record[-1]["held_out_by"] = [str(p) for p in scoped[root.resolve()]]
         if role == "added":
             added_photos += kept
             unknown_photos += [s for s in unknown if s.path not in removed]
@@ -130,19 +136,42 @@ def gather_sources(
     )
 
 
-def _held_out(gathered: list, hold_out: Sequence[Path]) -> set[Path]:
-    if not hold_out:
-        return set()
-    matcher = read_hold_out(list(hold_out))
-    paths = sorted({s.path for _, _, photos, unknown, _ in gathered for s in photos + unknown})
-    return {p for p, held in zip(paths, matcher.matches(paths), strict=True) if held}
+def _held_out(
+    gathered: list, *, hold_out: tuple[Path, ...], scoped: dict[Path, tuple[Path, ...]]
+) -> set[Path]:
+    """The photos of each folder that its hold-out (`scoped`, else `hold_out`) matches."""
+    by_hold_out: dict[tuple[Path, ...], set[Path]] = {}
+    for root, _, photos, unknown, _ in gathered:
+        folders = scoped.get(root.resolve(), hold_out)
+        by_hold_out.setdefault(folders, set()).update(s.path for s in photos + unknown)
+    removed = set()
+    for folders, candidates in by_hold_out.items():
+        if folders:
+            paths = sorted(candidates)
+            matches = read_hold_out(list(folders)).matches(paths)
+            removed |= {p for p, held in zip(paths, matches, strict=True) if held}
+    return removed
+
+
+def _resolved(folders: Sequence[Path]) -> tuple[Path, ...]:
+    return tuple(dict.fromkeys(Path(p).resolve() for p in folders))
+
+
+def held_out_of_all(data_info: dict) -> set[Path]:
+    """The folders the model whose `data.json` is `data_info` held out of every folder."""
+    records = data_info.get("sources", [])
+    held = {Path(p) for r in records for p in r.get("hold_out", [])}
+    for r in records:
+        if "held_out_by" in r:
+            held &= {Path(p) for p in r["held_out_by"]}
+    return held
 
 
 def trained_on_split(data_info: dict, folder: Path, *, split: str) -> bool:
     """Whether the model whose `data.json` is `data_info` trained on `folder`'s `split`: an
     added folder's train and valid photos all train, unless that split was held out."""
     records = data_info.get("sources", [])
-    held = {Path(p) for r in records for p in r.get("hold_out", [])}
+    held = held_out_of_all(data_info)
     return split in ADDED_SPLITS and any(
         r.get("role") == "added"
         and Path(r["path"]) == Path(folder).resolve()

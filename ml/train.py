@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import random
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -433,11 +433,13 @@ def train_model(
     added: Sequence[Path] = (),
     names: dict[str, str] | None = None,
     hold_out: Sequence[Path] = (),
+    hold_out_of: Mapping[Path, Sequence[Path]] | None = None,
     exclude_added: Collection[str] = (),
 ) -> Path:
     """Train a classifier on a BIRDS-525-layout folder (the catalogue) and the photos of its
     species in the `added` folders (`ml.sources`, species renamed by `names`), none of the
-    `hold_out` photos or their copies, none of the added photos of the species in
+    `hold_out` photos or their copies (for the added folders `hold_out_of` names, of its
+    hold-out instead), none of the added photos of the species in
     `exclude_added`; return the new model directory, `<out_dir>/<version>`
     (out_dir defaults to data_dir()/models). Without `params`, the defaults for the catalogue
     split's photos per species (`ml.model.default_params_for`). `finder` is the crop policy of
@@ -448,6 +450,7 @@ def train_model(
         added=added,
         names=names,
         hold_out=hold_out,
+        hold_out_of=hold_out_of,
         species=species,
         exclude=exclude_added,
     )
@@ -503,6 +506,7 @@ def train_model(
     data_info = {
         "source": str(Path(data_dir).resolve()),
         "sources": sources.record,
+        "names": dict(names or {}),
         "seed": seed,
         "per_class": per_class,
         "early_stopping_split": split.held_from,

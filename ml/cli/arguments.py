@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ml.config import shared_data_dir
+from ml.config import default_name_map
 from ml.runtimes import REFERENCE, Engine
 
 
@@ -15,7 +15,7 @@ def add_name_map_argument(parser: argparse.ArgumentParser, when: str = "") -> No
     parser.add_argument(
         "--names",
         type=Path,
-        default=shared_data_dir() / "cub-to-birds525.csv",
+        default=default_name_map(),
         help=f"name map of the field species to catalogue names{when}",
     )
 

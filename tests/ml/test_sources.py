@@ -171,3 +171,28 @@ def test_open_set_figures_and_trade_off():
     at = {round(r["threshold"], 2): r for r in curve}
     assert at[0.5]["catalogue_answered"] == 0.75 and at[0.5]["accuracy_when_answered"] == 1.0
     assert at[0.5]["unknown_answered"] == 0.5 and at[0.8]["unknown_answered"] == 0.0
+
+
+def test_an_added_folder_can_have_a_hold_out_of_its_own(tmp_path: Path, cub: Path):
+    """Retraining: the base hold-out (`field/train`) keeps the crops of those photos out of
+    `cub`, but not out of the new photos (`field`, logged as sightings); `field/valid`, judged
+    on, stays out of both."""
+    from ml.sources import held_out_of_all, trained_on_split
+
+    field = linked_copy(FIELD, tmp_path / "field", ["AMERICAN GOLDFINCH"], rename=False)
+    sources = gather_sources(
+        BIRDS525,
+        added=[cub, field],
+        names=read_name_map(NAME_MAP),
+        hold_out=[FIELD / "train", FIELD / "valid"],
+        hold_out_of={field: [FIELD / "valid"]},
+        species=CATALOGUE,
+    )
+    goldfinch = [s for s in sources.added if s.species == "AMERICAN GOLDFINCH"]
+    assert sorted(s.path.parent.parent.parent.name for s in goldfinch) == ["field"] * 30
+    record = {r.get("path"): r for r in sources.record}
+    assert record[str(cub.resolve())]["held_out"] == 45
+    assert record[str(field.resolve())]["held_out_by"] == [str((FIELD / "valid").resolve())]
+    info = {"sources": sources.record}
+    assert held_out_of_all(info) == {(FIELD / "valid").resolve()}
+    assert not trained_on_split(info, FIELD, split="valid")

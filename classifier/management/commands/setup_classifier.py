@@ -39,6 +39,8 @@ class Command(BaseCommand):
                 if name == DEFAULT_DATA[0] or (shared_data_dir() / name).is_dir()
             ],
         )
+        # the folders retrain judges on are never trained on (when this machine has them)
+        parser.set_defaults(hold_out=[p for p in settings.RETRAIN_HELD_OUT if p.is_dir()])
         parser.add_argument("--params", help="JSON file of head/training parameters")
 
     def handle(self, *args, data, names, hold_out, params, **options):
