@@ -31,7 +31,7 @@ APP_SERVICES = ("migrate", "web", "cleanup", "trainer")
 
 def names_read_by_the_app() -> set[str]:
     pattern = re.compile(
-        r"""(?:os\.environ(?:\.get)?|env_bool|env_int|env_list)\(?\[?["'](\w+)["']"""
+        r"""(?:os\.environ(?:\.get)?|env_bool|env_int|env_list)\(?\s*\[?["'](\w+)["']"""
         r"""|\$\{(\w+)"""
         r"""|_ENV = ["'](\w+)["']"""
     )
