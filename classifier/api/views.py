@@ -111,7 +111,7 @@ class AccountView(JsonErrorsMixin, GenericAPIView):
 
     @extend_schema(
         summary="Change your training consent (`share_photos_for_training`)",
-        responses={200: s.AccountSerializer, **AUTH_ERRORS, **errors(400)},
+        responses={200: s.AccountSerializer, **AUTH_ERRORS, **errors(400, 415)},
     )
     def patch(self, request: Request) -> Response:
         serializer = self.get_serializer(request.user, data=request.data, partial=True)
