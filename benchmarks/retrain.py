@@ -18,13 +18,14 @@ trained (its directory) instead of training it again.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from benchmarks.throwaway import run_on_throwaway_database, setup_django
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -34,10 +35,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--output", type=Path, default=REPO / "var/benchmarks/retrain.json")
     parser.add_argument("--active", type=Path, help="an earlier run's active model directory")
     args = parser.parse_args(argv)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "birdsite.test_settings")
-    import django
-
-    django.setup()
+    setup_django()
     logging.getLogger("classifier.predictions").setLevel(logging.WARNING)  # a line per photo
     from django.conf import settings
     from django.db import connection
@@ -49,23 +47,17 @@ def main(argv: list[str] | None = None) -> dict:
     name = f"bench_retrain_{os.getpid()}"
     if connection.vendor == "sqlite":  # a file: in the data dir, not the working directory
         name = str(settings.MODELS_DIR.parent / f"{name}.sqlite3")
-    connection.settings_dict.setdefault("TEST", {})["NAME"] = name
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    try:
+
+    def run() -> dict:
         with tempfile.TemporaryDirectory() as media:
             settings.MEDIA_ROOT = media
             settings.STORAGES = {
                 **settings.STORAGES,
                 "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
             }
-            figures = _run(active=args.active)
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(figures, indent=2) + "\n")
-    print(json.dumps(figures, indent=2))
-    print(f"saved {args.output}", file=sys.stderr)
-    return figures
+            return _run(active=args.active)
+
+    return run_on_throwaway_database(name=name, run=run, output=args.output)
 
 
 def _run(*, active: Path | None) -> dict:

@@ -14,15 +14,15 @@ median, 95th percentile and worst time of a query, the rows, and the database's 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import statistics
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+
+from benchmarks.throwaway import run_on_throwaway_database, setup_django
 
 REPO = Path(__file__).resolve().parent.parent
 SPECIES = 525
@@ -35,23 +35,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--output", type=Path, default=REPO / "var/benchmarks/seen-nearby.json")
     args = parser.parse_args(argv)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "birdsite.test_settings")
-    import django
-
-    django.setup()
-    from django.db import connection
-
-    connection.settings_dict.setdefault("TEST", {})["NAME"] = f"bench_seen_nearby_{os.getpid()}"
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    try:
-        figures = _run(rows=args.rows, queries=args.queries)
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(figures, indent=2) + "\n")
-    print(json.dumps(figures, indent=2))
-    print(f"saved {args.output}", file=sys.stderr)
-    return figures
+    setup_django()
+    return run_on_throwaway_database(
+        name=f"bench_seen_nearby_{os.getpid()}",
+        run=lambda: _run(rows=args.rows, queries=args.queries),
+        output=args.output,
+    )
 
 
 def _run(*, rows: int, queries: int) -> dict:
