@@ -31,7 +31,13 @@ from ml.model_dir import ModelDir
 from ml.predict import Predictor
 from ml.promotion_rule import Decision, Paired, decide
 from ml.runtimes import REFERENCE, Engine
-from ml.sources import Sources, gather_sources, held_out_of_all, trained_on_split
+from ml.sources import (
+    Sources,
+    gather_sources,
+    held_out_of_all,
+    resolved_folders,
+    trained_on_split,
+)
 from ml.train import choose_split, train_model
 
 Log = Callable[[str], None]
@@ -290,7 +296,4 @@ def _correct(
 
 
 def _union(first: Sequence[Path], more: Sequence[Path]) -> list[Path]:
-    seen: dict[Path, None] = {}
-    for path in [*first, *more]:
-        seen.setdefault(Path(path).resolve(), None)
-    return list(seen)
+    return list(resolved_folders([*first, *more]))

@@ -100,8 +100,8 @@ def gather_sources(
         ]
         unknown = [s for s in dataset.samples(UNKNOWN_SPLIT) if s.species in outside]
         gathered.append((Path(root), "added", photos, unknown, outside))
-    scoped = {Path(k).resolve(): _resolved(v) for k, v in (hold_out_of or {}).items()}
-    removed = _held_out(gathered, hold_out=_resolved(hold_out), scoped=scoped)
+    scoped = {Path(k).resolve(): resolved_folders(v) for k, v in (hold_out_of or {}).items()}
+    removed = _held_out(gathered, hold_out=resolved_folders(hold_out), scoped=scoped)
     record, added_photos, unknown_photos = [], [], []
     for root, role, photos, unknown, outside in gathered:
         kept = [s for s in photos if s.path not in removed]
@@ -153,7 +153,8 @@ def _held_out(
     return removed
 
 
-def _resolved(folders: Sequence[Path]) -> tuple[Path, ...]:
+def resolved_folders(folders: Sequence[Path]) -> tuple[Path, ...]:
+    """`folders` resolved, each once, in their first order."""
     return tuple(dict.fromkeys(Path(p).resolve() for p in folders))
 
 

@@ -3,14 +3,15 @@ promote only if better (`classifier.services.retrain`)."""
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from classifier.management.export_options import add_export_arguments, since_day
 from classifier.promotion import PromotionError, default_operator
 from classifier.services.retrain import retrain
+from ml.cli import progress_of
 from ml.data import DatasetError
 from ml.model_dir import ModelDirError
 from ml.retrain import RetrainRefused
@@ -31,15 +32,7 @@ class Command(BaseCommand):
             type=Path,
             help="an existing export folder (default: export now, into the data dir's exports/)",
         )
-        parser.add_argument(
-            "--since", type=dt.date.fromisoformat, help="export sightings from this date (ISO)"
-        )
-        parser.add_argument(
-            "--min-per-species",
-            type=int,
-            default=1,
-            help="export only species with at least N photos",
-        )
+        add_export_arguments(parser)
         parser.add_argument(
             "--promote-if-better",
             action="store_true",
@@ -53,11 +46,11 @@ class Command(BaseCommand):
             report = retrain(
                 performed_by=options["by"] or default_operator(),
                 export_dir=options["export"],
-                since=options["since"],
+                since=since_day(options["since"]),
                 min_per_species=options["min_per_species"],
                 promote_if_better=options["promote_if_better"],
                 seed=options["seed"],
-                progress=options["verbosity"] > 0,
+                progress=progress_of(options),
                 log=self.stdout.write,
             )
         except (RetrainRefused, PromotionError, ModelDirError, DatasetError) as exc:
